@@ -41,7 +41,7 @@ from .errors import GrammarError, NotAnalyticError, ParseError, SeriesInverseErr
 from .functions import BINARY_OPERATORS
 from .resources import cache_dir
 
-__all__ = ["Grammar", "GrammarFunction", "complexity", "SNAPSHOT_FORMAT"]
+__all__ = ["Grammar", "GrammarFunction", "complexity", "get_grammar", "SNAPSHOT_FORMAT"]
 
 SNAPSHOT_FORMAT = 1
 _SIMPLIFIERS = {
@@ -377,3 +377,27 @@ class Grammar:
         functions = self.enumerate(analytic_only=analytic_only)
         weights = [float(f.probability) for f in functions]
         return [f.expr for f in rng.choices(functions, weights=weights, k=count)]
+
+
+def get_grammar(name: str) -> Grammar:
+    """The registered grammar ``name``, loaded once per process.
+
+    Raises:
+        RegistryError: no grammar of that name is registered (the message lists them).
+        GrammarError: the grammar file is malformed.
+    """
+    from . import plugins  # the registry imports the built-in plugins, which import us
+
+    return plugins.get("grammar", name, build=_build_grammar)
+
+
+def _build_grammar(component) -> Grammar:
+    if isinstance(component, Grammar):
+        return component
+    if isinstance(component, (str, Path)):
+        return Grammar.from_file(component)
+    if callable(component):
+        grammar = component()
+        if isinstance(grammar, Grammar):
+            return grammar
+    raise GrammarError(f"a grammar must be a Grammar, a file path or a callable returning one, got {component!r}")
