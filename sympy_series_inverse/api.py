@@ -1,0 +1,142 @@
+"""``series_inverse``: the package's one entry point."""
+
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+import sympy
+
+from . import parser, plugins
+from .backends.base import Proposal
+from .errors import InputError, ParseError
+from .grammar import complexity
+from .rank import Candidate, rank
+from .series import SeriesData, normalize
+from .verify import Verification, verify
+
+__all__ = ["series_inverse", "get_model"]
+
+_NOTATIONS = {"prefix": parser.parse_prefix, "infix": parser.parse_infix}
+
+
+def get_model(name: str = "default"):
+    """The registered model ``name``, built on first use and cached for the process."""
+    return plugins.get("model", name, build=lambda factory: factory())
+
+
+def series_inverse(
+    expr_or_series,
+    x=None,
+    x0=None,
+    n: int | None = None,
+    *,
+    model: str = "default",
+    grammar: str | None = None,
+    beam_size: int = 10,
+    holdout: int = 0,
+    verified_only: bool = True,
+    details: bool = False,
+    timeout: float = 5.0,
+    candidate_budget: float = 1.0,
+    policy: str = "verified-first",
+) -> list:
+    """Recover closed-form functions whose Taylor series is the given truncated series.
+
+    "Inverse" here means the inverse of taking a series: from ``1 - x**2/2 + O(x**4)`` back
+    to ``cos(x)``. (SymPy's own "series inversion" means ``1/f`` or reversion; not this.)
+
+    Every returned expression is *verified by re-expansion*: its own Taylor series
+    reproduces every given term exactly. Verified is necessary, not sufficient (the Taylor
+    polynomial always verifies); ``holdout=k`` hides the last ``k`` terms from the proposers
+    so that verification also checks that the candidate predicts terms it was not shown.
+
+    Parameters:
+        expr_or_series: the series: an expression with an O-term, a polynomial, any other
+            expression (expanded to order ``n``), a list of coefficients, or a string.
+        x: the series variable; inferred as ``Expr.series`` infers it.
+        x0: the expansion point; read from the O-term, else 0.
+        n: the order (number of known terms); read from the input when possible.
+        model: a registered model name (``"default"``, ``"lookup"``, ...).
+        grammar: only use proposals from this registered grammar.
+        beam_size: how many hypotheses a neural backend keeps.
+        holdout: terms hidden from the proposers and used only to verify.
+        verified_only: drop unverified candidates (the default); with ``False`` they are
+            returned after the verified ones, with their status.
+        details: return :class:`~sympy_series_inverse.rank.Candidate` records instead of
+            bare expressions.
+        timeout: seconds for the whole call; candidates not verified in time are reported
+            as ``"over-budget"``, never as verified.
+        candidate_budget: seconds for verifying one candidate.
+        policy: the ranking policy name (see :mod:`sympy_series_inverse.rank`).
+
+    Returns:
+        A list of SymPy expressions, best first (``[]`` when nothing verifies), or of
+        Candidate records with ``details=True``.
+
+    Raises:
+        InputError: the input cannot be read as a series, or arguments are invalid.
+        UnsupportedSeriesError: a Laurent or Puiseux series, or complex coefficients.
+        RegistryError: an unknown model or grammar name.
+
+    Examples:
+        >>> from sympy import symbols, cos, O
+        >>> from sympy_series_inverse import series_inverse
+        >>> x = symbols("x")
+        >>> series_inverse(1 - x**2/2 + x**4/24 + O(x**6))[0]
+        cos(x)
+        >>> series_inverse(cos(x).series(x, 0, 7))[0]
+        cos(x)
+        >>> top = series_inverse("x + x**2 + x**3/2 + O(x**4)", details=True)[0]
+        >>> top.expr, top.verified, top.source
+        (x*exp(x), True, 'lookup[paper]')
+
+    See Also:
+        sympy_series_inverse.series.normalize: what input is accepted.
+        sympy.series.approximants.pade_approximant: rational approximants (always verify).
+    """
+    started = time.monotonic()
+    if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
+        raise InputError(f"beam_size must be a positive integer, got {beam_size!r}")
+    if timeout is None or not timeout > 0:
+        raise InputError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    series = normalize(expr_or_series, x=x, x0=x0, n=n)
+    if isinstance(holdout, bool) or not isinstance(holdout, int) or not 0 <= holdout < series.n:
+        raise InputError(f"holdout must be an integer from 0 to n - 1 = {series.n - 1}, got {holdout!r}")
+    if grammar is not None:
+        from .grammar import get_grammar
+
+        get_grammar(grammar)  # an unknown name fails here, listing the known ones
+    deadline = started + timeout
+    shown = series.truncate(series.n - holdout) if holdout else series
+    backend = get_model(model)
+    proposals = backend.propose(shown, beam_size=beam_size, grammars=[grammar] if grammar else None, deadline=deadline)
+    candidates = _assess(proposals, series, deadline, candidate_budget)
+    ranked = rank(candidates, policy, series)
+    if verified_only:
+        ranked = [c for c in ranked if c.verified]
+    return ranked if details else [c.expr for c in ranked]
+
+
+def _assess(proposals: Sequence[Proposal], series: SeriesData, deadline: float, budget: float) -> list[Candidate]:
+    symbols = {"x": series.x, series.x.name: series.x}
+    seen: dict = {}
+    out: list[Candidate] = []
+    for p in proposals:
+        expr = p.expr
+        if expr is None:
+            try:
+                expr = _NOTATIONS[p.notation](p.tokens or (), symbols)
+            except (ParseError, KeyError) as e:
+                out.append(Candidate(None, False, 0, None, p.score, 0, p.source, "parse-error", str(e), p.grammar))
+                continue
+        if expr in seen:  # verify each distinct expression once
+            v = seen[expr]
+        elif time.monotonic() > deadline:
+            v = Verification("over-budget", reason="the call's timeout was reached before verification")
+        else:
+            v = seen[expr] = verify(expr, series, budget=budget, deadline=deadline)
+        out.append(
+            Candidate(expr, v.verified, v.matched, v.first_mismatch, p.score, complexity(expr), p.source, v.status, v.reason, p.grammar)
+        )
+    return out
