@@ -401,3 +401,30 @@ def _build_grammar(component) -> Grammar:
         if isinstance(grammar, Grammar):
             return grammar
     raise GrammarError(f"a grammar must be a Grammar, a file path or a callable returning one, got {component!r}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m sympy_series_inverse.grammar NAME [--write-snapshot]``: enumerate a
+    registered grammar, print its counts, and optionally rewrite the shipped snapshot."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m sympy_series_inverse.grammar", description=main.__doc__)
+    p.add_argument("name", help="registered grammar name")
+    p.add_argument("--write-snapshot", action="store_true", help="write <name>.functions.json beside the grammar file")
+    args = p.parse_args(argv)
+    grammar = get_grammar(args.name)
+    if args.write_snapshot:
+        functions = grammar._build_snapshot()
+        path = Path(grammar.source).with_name(f"{grammar.name}.functions.json")
+        rows = sorted(functions, key=lambda f: (-f.raw_probability, sympy.default_sort_key(f.expr)))
+        path.write_text(json.dumps(grammar._snapshot_data(rows), indent=0) + "\n", encoding="utf-8")
+        print(f"wrote {path}")
+    everything = grammar.enumerate(analytic_only=False)
+    print(f"{grammar.name} {grammar.version} (digest {grammar.digest}): {grammar.combination_count} combinations, "
+          f"{len(everything)} distinct non-zero functions, {sum(f.analytic for f in everything)} analytic at "
+          f"{grammar.variable} = {grammar.expansion_point}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,144 @@
+"""Grammars as data: the paper grammar's counts, sampling, snapshots and bad files."""
+
+import random
+from fractions import Fraction
+
+import pytest
+import sympy
+from sympy import cos, exp, sin, symbols
+
+from sympy_series_inverse import GrammarError, RegistryError
+from sympy_series_inverse.grammar import Grammar, complexity, get_grammar
+from sympy_series_inverse.resources import data_dir
+
+x = symbols("x")
+
+
+@pytest.fixture(scope="module")
+def paper():
+    return get_grammar("paper")
+
+
+def test_paper_grammar_counts(paper):
+    assert paper.combination_count == 3606
+    everything = paper.enumerate(analytic_only=False)
+    analytic = paper.enumerate()
+    assert len(everything) == 1563
+    assert len(analytic) == 1224
+    assert sum(f.probability for f in analytic) == 1
+    assert sum(f.combinations for f in everything) < 3606  # the zero combinations are dropped
+
+
+def test_paper_grammar_contents(paper):
+    exprs = {f.expr for f in paper.enumerate(analytic_only=False)}
+    for f in [x, cos(x), x**3, sin(x) * cos(x), exp(x) / cos(x), x**2 * sin(x), sin(x) / x**3]:
+        assert sympy.simplify(sympy.expand(f)) in exprs
+    analytic = {f.expr for f in paper.enumerate()}
+    assert sin(x) / x**3 not in analytic and x / sin(x) in analytic
+
+
+def test_probabilities_follow_the_generator(paper):
+    by_expr = {f.expr: f for f in paper.enumerate(analytic_only=False)}
+    # x alone: the 1-term draw (1/3 * 1/6) plus multi-term draws that simplify to x.
+    assert by_expr[x].raw_probability > Fraction(1, 18)
+    assert by_expr[x].combinations > 1
+
+
+def test_sampling_is_seeded_and_follows_the_prior(paper):
+    a = paper.sample_many(200, 7)
+    b = paper.sample_many(200, random.Random(7))
+    assert a == b
+    analytic = {f.expr for f in paper.enumerate()}
+    assert set(a) <= analytic
+    top = paper.enumerate()[0]
+    share = sum(e == top.expr for e in paper.sample_many(4000, 1)) / 4000
+    assert abs(share - float(top.probability)) < 0.02
+    assert paper.sample(3) == paper.sample(3)
+
+
+def test_complexity_counts_nodes():
+    assert complexity(x) == 1
+    assert complexity(sin(x)) == 2
+    assert complexity(x**2 + sin(x)) > complexity(x**2)
+
+
+def test_unknown_grammar_lists_known():
+    with pytest.raises(RegistryError, match="paper"):
+        get_grammar("no-such-grammar")
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "g.toml"
+    path.write_text(text)
+    return path
+
+
+GOOD = """
+[grammar]
+name = "tiny"
+version = "1"
+
+[terms]
+base = ["x", "sin(x)"]
+count = [1, 2]
+
+[construction]
+rule = "left-fold"
+operators = ["add", "mul"]
+simplify = "expand"
+"""
+
+
+def test_tiny_grammar_enumerates(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYMPY_SERIES_INVERSE_CACHE", str(tmp_path / "cache"))
+    g = Grammar.from_file(_write(tmp_path, GOOD))
+    assert g.combination_count == 2 + 2 * 2 * 2
+    exprs = {f.expr for f in g.enumerate()}
+    assert exprs == {x, sin(x), 2 * x, x + sin(x), 2 * sin(x), x**2, x * sin(x), sin(x) ** 2}
+    # the snapshot is written to the cache and reused
+    assert list((tmp_path / "cache" / "grammars").glob("tiny-*.functions.json"))
+    assert {f.expr for f in Grammar.from_file(tmp_path / "g.toml").enumerate()} == exprs
+
+
+@pytest.mark.parametrize(
+    "old, new, fragment",
+    [
+        ('base = ["x", "sin(x)"]', 'base = ["x", "foo(x)"]', "foo"),
+        ('base = ["x", "sin(x)"]', 'base = ["x", "__import__(1)"]', "cannot parse"),
+        ('operators = ["add", "mul"]', 'operators = ["add", "pow2"]', "unknown operator"),
+        ('rule = "left-fold"', 'rule = "magic"', "unknown construction rule"),
+        ('count = [1, 2]', 'count = [0]', "count"),
+        ('name = "tiny"', 'name = 3', "wrong type"),
+        ("[construction]", "[constructio]", "missing table [construction]"),
+        ('simplify = "expand"', 'simplify = "eval"', "unknown simplify"),
+        ('version = "1"', 'version = "1"\nbroken = [', "not valid TOML"),
+    ],
+)
+def test_bad_grammar_files_name_file_and_line(tmp_path, old, new, fragment):
+    path = _write(tmp_path, GOOD.replace(old, new))
+    with pytest.raises(GrammarError) as info:
+        Grammar.from_file(path)
+    message = str(info.value)
+    assert str(path) in message and fragment in message
+
+
+def test_bad_grammar_error_names_the_line(tmp_path):
+    path = _write(tmp_path, GOOD.replace('operators = ["add", "mul"]', 'operators = ["add", "pow2"]'))
+    with pytest.raises(GrammarError, match=r"g\.toml:13: unknown operator"):
+        Grammar.from_file(path)
+
+
+def test_shipped_snapshot_matches_grammar(paper):
+    snapshot = data_dir("grammars") / "paper.functions.json"
+    assert snapshot.is_file(), "regenerate with: python -m sympy_series_inverse.grammar paper --write-snapshot"
+    assert f'"digest": "{paper.digest}"' in snapshot.read_text()
+
+
+@pytest.mark.slow
+def test_shipped_snapshot_equals_fresh_enumeration(paper, tmp_path, monkeypatch):
+    monkeypatch.setenv("SYMPY_SERIES_INVERSE_CACHE", str(tmp_path))
+    g = Grammar.from_file(data_dir("grammars") / "paper.toml")
+    g.source = "<memory>"  # ignore the shipped snapshot
+    rebuilt = {(f.expr, f.raw_probability, f.analytic) for f in g._build_snapshot()}
+    shipped = {(f.expr, f.raw_probability, f.analytic) for f in paper.enumerate(analytic_only=False)}
+    assert rebuilt == shipped
