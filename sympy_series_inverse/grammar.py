@@ -236,7 +236,7 @@ class Grammar:
     def is_analytic(self, expr: sympy.Expr) -> bool:
         """Whether ``expr`` has a Taylor series at the grammar's expansion point."""
         try:
-            engine.taylor_coefficients(expr, self.variable, self.expansion_point, 1)
+            engine.taylor_coefficients(expr, self.variable, self.expansion_point, 3)
         except NotAnalyticError:
             return False
         return True

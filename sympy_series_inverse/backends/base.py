@@ -9,7 +9,7 @@ import sympy
 
 from ..series import SeriesData
 
-__all__ = ["Proposal", "Backend"]
+__all__ = ["Proposal", "Backend", "CompositeBackend"]
 
 
 @dataclass(frozen=True)
@@ -47,3 +47,23 @@ class Backend(Protocol):
         """Up to ``beam_size`` proposals per grammar, best first. ``grammars`` restricts
         which grammars may be used (``None``: all the backend knows)."""
         ...
+
+
+class CompositeBackend:
+    """Several proposers under one verifier: their proposals are pooled, each keeping its
+    own source label. A member that fails is skipped with a warning, never fatal."""
+
+    def __init__(self, members: Sequence[Backend], name: str = "default"):
+        self.members = list(members)
+        self.name = name
+
+    def propose(self, series: SeriesData, *, beam_size: int, grammars=None, deadline=None) -> list[Proposal]:
+        import warnings
+
+        out: list[Proposal] = []
+        for member in self.members:
+            try:
+                out.extend(member.propose(series, beam_size=beam_size, grammars=grammars, deadline=deadline))
+            except Exception as e:  # noqa: BLE001 - one broken proposer must not sink the others
+                warnings.warn(f"backend {getattr(member, 'name', member)!r} failed and was skipped: {e!r}", stacklevel=2)
+        return out

@@ -1,0 +1,86 @@
+"""The neural proposer: tokenizer -> network -> (constrained) beam search -> token proposals.
+
+Wraps a loaded :class:`~sympy_series_inverse.pretrained.Bundle`. The network only proposes;
+the core parses the tokens with the safe parser, verifies and ranks. torch is imported
+only when a neural backend is built.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from .. import plugins
+from ..pretrained import Bundle, load_bundle
+from ..series import SeriesData
+from ..tokenizers import EOS, SOS
+from .base import Proposal
+
+__all__ = ["NeuralConfig", "NeuralBackend"]
+
+
+@dataclass(frozen=True)
+class NeuralConfig:
+    """Decoding settings; ``constrained`` switches grammar-constrained decoding (ablation)."""
+
+    max_len: int = 40
+    length_penalty: str = "average"
+    constrained: bool = True
+    device: str = "cpu"
+
+
+class NeuralBackend:
+    """Proposals from a pretrained bundle's network."""
+
+    def __init__(self, bundle: Bundle | str | Path, config: NeuralConfig | None = None, **overrides):
+        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, device=(config or NeuralConfig(**overrides)).device)
+        decoding = dict(self.bundle.config.get("decoding", {}))
+        decoding.update(overrides)
+        self.config = config or NeuralConfig(**{k: v for k, v in decoding.items() if k in NeuralConfig.__dataclass_fields__})
+        self.name = self.bundle.name
+        self.grammar = self.bundle.config["grammar"]
+        factory = plugins.get("tokenizer", self.bundle.config["tokenizer"])
+        self.tokenizer = factory(self.bundle.vocab)
+        self._lock = threading.Lock()
+        self._constraint = None
+        if self.config.constrained:
+            from .. import decoding as dec
+
+            cls = dec.PrefixConstraint if self.tokenizer.notation == "prefix" else dec.InfixConstraint
+            self._constraint = cls(self.bundle.vocab, self.config.max_len)
+
+    def _source(self, batch: Sequence[SeriesData]):
+        import torch
+
+        ids = [self.bundle.vocab.encode(self.tokenizer.encode_series(s)) for s in batch]
+        lengths = torch.tensor([max(len(i), 1) for i in ids])
+        src = torch.zeros(len(ids), int(lengths.max()), dtype=torch.long)  # <pad> = 0
+        for row, seq in enumerate(ids):
+            src[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+        return src, lengths
+
+    def decode(self, batch: Sequence[SeriesData], beam_size: int) -> list[list[tuple[tuple[str, ...], float]]]:
+        """Token hypotheses with scores for a batch of series, best first."""
+        import torch
+
+        from .. import decoding as dec
+
+        vocab = self.bundle.vocab
+        src, lengths = self._source(batch)
+        with self._lock, torch.inference_mode():
+            hyps = dec.beam_search(
+                self.bundle.module, src, lengths, beam_size=beam_size, sos_id=vocab.id(SOS), eos_id=vocab.id(EOS),
+                max_len=self.config.max_len, length_penalty=self.config.length_penalty, constraint=self._constraint,
+            )
+        return [[(tuple(vocab.decode(h.tokens)), float(h.score)) for h in row] for row in hyps]
+
+    def propose(self, series: SeriesData, *, beam_size: int = 10, grammars=None, deadline=None) -> list[Proposal]:
+        if grammars is not None and self.grammar not in grammars:
+            return []
+        source = f"{self.name}"
+        return [
+            Proposal(score, source, tokens=tokens, notation=self.tokenizer.notation, grammar=self.grammar)
+            for tokens, score in self.decode([series], beam_size)[0]
+        ]
