@@ -1,0 +1,119 @@
+"""The paper's attention variant (appendix B): the LSTM encoder-decoder of
+:mod:`.lstm` with Bahdanau-style additive attention over the encoder outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .lstm import LSTMConfig, LSTMEncoder, lstm_step
+
+__all__ = ["LSTMAttentionConfig", "LSTMAttentionSeq2Seq", "AttentionState"]
+
+
+@dataclass
+class LSTMAttentionConfig(LSTMConfig):
+    attention_dim: int | None = None  # size of W_a s_t and U_a h_i; None: hidden_size
+
+
+class AttentionState(NamedTuple):
+    """Decoder state plus the per-row source memory; every field is indexed by row."""
+
+    h: torch.Tensor  # [layers, N, H]
+    c: torch.Tensor  # [layers, N, H]
+    memory: torch.Tensor  # [N, L, H] encoder outputs h_i
+    keys: torch.Tensor  # [N, L, A] U_a h_i, computed once per source in ``encode``
+    mask: torch.Tensor  # [N, L] True on real source tokens
+
+
+class LSTMAttentionSeq2Seq(nn.Module):
+    """LSTM encoder-decoder with additive attention, paper appendix B, equations 2-4.
+
+    With ``s_t`` the decoder's top-layer state at step t and ``h_i`` the encoder outputs::
+
+        e_{t,i}     = v_a^T tanh(W_a s_t + U_a h_i)
+        alpha_{t,i} = exp(e_{t,i}) / sum_j exp(e_{t,j})      (j over real tokens; padding gets 0)
+        c_t         = sum_i alpha_{t,i} h_i
+        p(y_t | y_<t, x) = Softmax(V [s_t; c_t] + b)
+
+    As in the paper, attention is read from the current state ``s_t`` and the context only
+    feeds the output layer (no input feeding), so teacher-forced training runs the decoder
+    LSTM over the whole target at once. The encoder's final ``(h, c)`` initialise the decoder.
+    """
+
+    def __init__(self, config: LSTMAttentionConfig):
+        super().__init__()
+        self.config = config
+        hidden = config.hidden_size
+        attn = config.attention_dim or hidden
+        self.encoder = LSTMEncoder(config)
+        self.embed = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=config.pad_id)
+        self.drop = nn.Dropout(config.dropout)
+        self.decoder = nn.LSTM(
+            config.embedding_dim,
+            hidden,
+            config.num_layers,
+            batch_first=True,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+        )
+        self.W_a = nn.Linear(hidden, attn, bias=False)
+        self.U_a = nn.Linear(hidden, attn, bias=False)
+        self.v_a = nn.Linear(attn, 1, bias=False)
+        self.out = nn.Linear(2 * hidden, config.vocab_size)  # V [s_t; c_t] + b
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def attend(
+        self, s: torch.Tensor, keys: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Queries ``s`` [N, T, H] over one source per row -> context [N, T, H] and
+        weights alpha [N, T, L] (rows sum to 1, exactly 0 on padding)."""
+        e = self.v_a(torch.tanh(self.W_a(s).unsqueeze(2) + keys.unsqueeze(1))).squeeze(-1)  # [N, T, L]
+        e = e.masked_fill(~mask.unsqueeze(1), float("-inf"))
+        alpha = torch.softmax(e, dim=-1)  # [N, T, L]
+        return torch.bmm(alpha, memory), alpha  # [N, T, H]
+
+    def _memory(self, src: torch.Tensor, src_lengths: torch.Tensor):
+        memory, (h, c) = self.encoder(src, src_lengths)  # memory: [B, L, H]
+        lengths = torch.as_tensor(src_lengths, device=src.device)
+        mask = torch.arange(src.size(1), device=src.device).unsqueeze(0) < lengths.unsqueeze(1)  # [B, L]
+        return AttentionState(h, c, memory, self.U_a(memory), mask)
+
+    def forward(
+        self,
+        src: torch.Tensor,
+        src_lengths: torch.Tensor,
+        tgt_in: torch.Tensor,
+        return_attention: bool = False,
+    ):
+        """Teacher forcing: logits [B, T, V] (and alpha [B, T, L] if ``return_attention``)."""
+        st = self._memory(src, src_lengths)
+        s, _ = self.decoder(self.drop(self.embed(tgt_in)), (st.h, st.c))  # [B, T, H]
+        context, alpha = self.attend(s, st.keys, st.memory, st.mask)
+        logits = self.out(torch.cat([s, context], dim=-1))
+        return (logits, alpha) if return_attention else logits
+
+    # -- decode-step protocol -------------------------------------------------------------
+
+    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> AttentionState:
+        return self._memory(src, src_lengths)
+
+    def decode_step(self, tokens: torch.Tensor, state: AttentionState) -> tuple[torch.Tensor, AttentionState]:
+        s, (h, c) = lstm_step(self.decoder, self.drop(self.embed(tokens)), (state.h, state.c))  # s: [N, H]
+        context, _ = self.attend(s.unsqueeze(1), state.keys, state.memory, state.mask)  # [N, 1, H]
+        logits = self.out(torch.cat([s, context.squeeze(1)], dim=-1))  # [N, V]
+        return F.log_softmax(logits, dim=-1), state._replace(h=h, c=c)
+
+    def reorder_state(self, state: AttentionState, index: torch.Tensor) -> AttentionState:
+        return AttentionState(
+            state.h.index_select(1, index),
+            state.c.index_select(1, index),
+            state.memory.index_select(0, index),
+            state.keys.index_select(0, index),
+            state.mask.index_select(0, index),
+        )
