@@ -61,6 +61,11 @@ def format_table(candidates: Sequence[Candidate], n: int, x, x0) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["grammar"]:  # maintenance: python -m sympy_series_inverse grammar NAME ...
+        from .grammar import main as grammar_main
+
+        return grammar_main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.list:
         for kind in plugins.KINDS:

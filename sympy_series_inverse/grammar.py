@@ -236,7 +236,7 @@ class Grammar:
     def is_analytic(self, expr: sympy.Expr) -> bool:
         """Whether ``expr`` has a Taylor series at the grammar's expansion point."""
         try:
-            engine.taylor_coefficients(expr, self.variable, self.expansion_point, 3)
+            engine.taylor_coefficients(expr, self.variable, self.expansion_point, 1)
         except NotAnalyticError:
             return False
         return True
@@ -404,11 +404,11 @@ def _build_grammar(component) -> Grammar:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m sympy_series_inverse.grammar NAME [--write-snapshot]``: enumerate a
+    """``python -m sympy_series_inverse grammar NAME [--write-snapshot]``: enumerate a
     registered grammar, print its counts, and optionally rewrite the shipped snapshot."""
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m sympy_series_inverse.grammar", description=main.__doc__)
+    p = argparse.ArgumentParser(prog="python -m sympy_series_inverse grammar", description=main.__doc__)
     p.add_argument("name", help="registered grammar name")
     p.add_argument("--write-snapshot", action="store_true", help="write <name>.functions.json beside the grammar file")
     args = p.parse_args(argv)
@@ -425,6 +425,3 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{grammar.variable} = {grammar.expansion_point}")
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -130,7 +130,7 @@ def test_bad_grammar_error_names_the_line(tmp_path):
 
 def test_shipped_snapshot_matches_grammar(paper):
     snapshot = data_dir("grammars") / "paper.functions.json"
-    assert snapshot.is_file(), "regenerate with: python -m sympy_series_inverse.grammar paper --write-snapshot"
+    assert snapshot.is_file(), "regenerate with: python -m sympy_series_inverse grammar paper --write-snapshot"
     assert f'"digest": "{paper.digest}"' in snapshot.read_text()
 
 
