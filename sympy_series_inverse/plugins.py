@@ -54,12 +54,13 @@ def _new_manager() -> pluggy.PluginManager:
         pm.register(importlib.import_module(module), name=module)
     pm.check_pending()  # a misspelt built-in hook is our bug: fail loudly
     for ep in entry_points(group=hookspecs.PROJECT):
+        plugin = None
         try:
             plugin = ep.load()
             pm.register(plugin, name=f"entry-point:{ep.name}")
             _check_hooks(pm, plugin)
         except Exception as e:  # noqa: BLE001 - a broken plugin must not break the package
-            if pm.is_registered(locals().get("plugin")):
+            if plugin is not None and pm.is_registered(plugin):
                 pm.unregister(plugin)
             warnings.warn(PluginWarning(f"skipped plugin {ep.name!r} ({ep.value}): {e!r}"), stacklevel=3)
     return pm
@@ -88,7 +89,7 @@ def plugin_manager() -> pluggy.PluginManager:
 def _collect(kind: str) -> dict[str, tuple[Any, str]]:
     pm = plugin_manager()
     table: dict[str, tuple[Any, str]] = {}
-    for impl in reversed(getattr(pm.hook, KINDS[kind]).get_hookimpls()):
+    for impl in getattr(pm.hook, KINDS[kind]).get_hookimpls():  # registration order: built-ins first
         plugin_name = impl.plugin_name
         pending: dict[str, Any] = {}
 

@@ -280,8 +280,7 @@ def _polynomial_coefficients(expr, x, x0) -> list[sympy.Expr] | None:
     if not expr.has(x):
         return [expr]
     if not expr.is_polynomial(x):
-        _reject_laurent_puiseux(expr, x)
-        return None
+        return None  # the engine expands it, and knows removable singularities from poles
     t = sympy.Dummy("t")
     shifted = sympy.expand(expr.subs(x, x0 + t)) if x0 != 0 else sympy.expand(expr)
     var = t if x0 != 0 else x
@@ -289,22 +288,6 @@ def _polynomial_coefficients(expr, x, x0) -> list[sympy.Expr] | None:
     if poly.degree() >= MAX_ORDER:
         raise InputError(f"polynomial of degree {poly.degree()} exceeds the supported maximum order {MAX_ORDER}")
     return list(reversed(poly.all_coeffs()))
-
-
-def _reject_laurent_puiseux(expr, x) -> None:
-    # Only plain monomials c*x**p are judged here; anything else (sin(x)/x) is left to the
-    # engine, which knows removable singularities from poles.
-    for term in sympy.Add.make_args(sympy.expand(expr)):
-        coeff, power = term.as_coeff_exponent(x)
-        if not coeff.has(x) and power.is_number and not (power.is_Integer and power >= 0):
-            if power.is_Integer:
-                raise UnsupportedSeriesError(
-                    f"{expr} has the term {term} with a negative power of {x}: Laurent series are not supported"
-                )
-            if power.is_Rational:
-                raise UnsupportedSeriesError(
-                    f"{expr} has the term {term} with a fractional power of {x}: Puiseux series are not supported"
-                )
 
 
 def _expand(expr, x, x0, n) -> tuple[sympy.Expr, ...]:

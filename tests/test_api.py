@@ -29,7 +29,7 @@ def test_recovers_paper_functions(f, n):
 
 def test_other_variable_and_string_input():
     assert series_inverse(sympy.exp(t).series(t, 0, 6))[0] == sympy.exp(t)
-    assert series_inverse("1 + x + x**2/2 + x**3/6 + O(x**5)")[0] == exp(x)
+    assert series_inverse("1 + x + x**2/2 + x**3/6 + O(x**4)")[0] == exp(x)
     assert series_inverse([0, 1, 0, Rational(-1, 6), 0, Rational(1, 120)])[0] == sin(x)
 
 
@@ -54,7 +54,7 @@ def test_holdout_checks_unseen_terms():
 
 
 def test_nothing_verifies_gives_empty_list():
-    assert series_inverse(sympy.tan(x), n=8, grammar="paper") == []
+    assert series_inverse(sympy.atan(x), n=8, grammar="paper") == []
     assert series_inverse([1, 2, 3, 4, 5, 6, 7, 8, 9]) == []
 
 
