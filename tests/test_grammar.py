@@ -124,7 +124,7 @@ def test_bad_grammar_files_name_file_and_line(tmp_path, old, new, fragment):
 
 def test_bad_grammar_error_names_the_line(tmp_path):
     path = _write(tmp_path, GOOD.replace('operators = ["add", "mul"]', 'operators = ["add", "pow2"]'))
-    with pytest.raises(GrammarError, match=r"g\.toml:13: unknown operator"):
+    with pytest.raises(GrammarError, match=r"g\.toml:12: unknown operator"):
         Grammar.from_file(path)
 
 
