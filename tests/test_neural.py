@@ -1,0 +1,158 @@
+"""Neural models in the product: bundles, the neural proposer, and a scripted fake backend."""
+
+import json
+import shutil
+
+import pytest
+import sympy
+from sympy import O, cos, exp, sin, symbols
+
+from sympy_series_inverse import BundleError, hookimpl, plugins, series_inverse
+from sympy_series_inverse.backends.base import Proposal
+from sympy_series_inverse.series import normalize
+from sympy_series_inverse.tokenizers import PrefixTokenizer
+from sympy_series_inverse.verify import STATUSES
+
+torch = pytest.importorskip("torch")
+from sympy_series_inverse.backends.lstm import LSTMConfig, LSTMSeq2Seq  # noqa: E402
+from sympy_series_inverse.backends.neural import NeuralBackend  # noqa: E402
+from sympy_series_inverse.pretrained import load_bundle, save_bundle  # noqa: E402
+
+x = symbols("x")
+
+
+@pytest.fixture
+def tiny_bundle(tmp_path):
+    torch.manual_seed(0)
+    vocab = PrefixTokenizer().vocab
+    model_config = LSTMConfig(vocab_size=len(vocab), embedding_dim=8, hidden_size=16, num_layers=1, dropout=0.0)
+    config = {
+        "name": "tiny-lstm",
+        "backend": "lstm",
+        "model": model_config.__dict__,
+        "tokenizer": "prefix",
+        "grammar": "paper",
+        "grammar_version": "1.0",
+        "decoding": {"max_len": 12, "length_penalty": "average", "constrained": True},
+    }
+    return save_bundle(tmp_path / "tiny-lstm", config, vocab, LSTMSeq2Seq(model_config), metrics={}, card="# tiny\n")
+
+
+def test_bundle_round_trip_and_constrained_proposals(tiny_bundle):
+    bundle = load_bundle(tiny_bundle)
+    assert bundle.name == "tiny-lstm" and not bundle.module.training
+    backend = NeuralBackend(bundle)
+    proposals = backend.propose(normalize(cos(x), n=6), beam_size=5)
+    assert 1 <= len(proposals) <= 5
+    tok = backend.tokenizer
+    for p in proposals:  # constrained decoding: every hypothesis parses
+        tok.decode_function(p.tokens)
+    assert backend.propose(normalize(cos(x)), beam_size=3, grammars=["other"]) == []
+
+
+def test_bundle_through_series_inverse(tiny_bundle):
+    class Plugin:
+        @hookimpl
+        def register_models(self, register):
+            register("tiny", lambda: NeuralBackend(tiny_bundle))
+
+    name = plugins.register_plugin(Plugin())
+    try:
+        found = series_inverse(cos(x), n=6, model="tiny", verified_only=False, details=True)
+        assert found and all(c.source == "tiny-lstm" for c in found)
+        assert all(c.status in STATUSES for c in found)
+    finally:
+        plugins.unregister_plugin(name)
+
+
+@pytest.mark.parametrize(
+    "damage, fragment",
+    [
+        (lambda p: (p / "config.json").unlink(), "config.json is missing"),
+        (lambda p: (p / "config.json").write_text("{not json"), "not valid JSON"),
+        (lambda p: (p / "vocab.json").unlink(), "vocab.json"),
+        (lambda p: (p / "model.safetensors").unlink(), "model.safetensors is missing"),
+        (lambda p: (p / "model.safetensors").write_bytes((p / "model.safetensors").read_bytes()[:100]), "corrupt or truncated"),
+        (lambda p: (p / "model.safetensors").write_bytes(b"\x00" * 64), "corrupt or truncated"),
+        (lambda p: _edit(p, model={"hidden_size": 32}), "do not match"),
+        (lambda p: _edit(p, backend="transformer-xl"), "unknown backend"),
+        (lambda p: _edit(p, tokenizer="bpe"), "unknown tokenizer"),
+        (lambda p: _edit(p, grammar="nope"), "unknown grammar"),
+        (lambda p: _edit(p, grammar_version="9"), "retrain"),
+        (lambda p: _edit(p, format=99), "format"),
+        (lambda p: _edit(p, model={"vocab_size": 3}), "vocab_size"),
+        (lambda p: _edit(p, model={"bogus": 1}), "do not fit"),
+        (lambda p: _drop(p, "tokenizer"), "lacks tokenizer"),
+    ],
+)
+def test_damaged_bundles_raise_bundle_error(tiny_bundle, damage, fragment):
+    damage(tiny_bundle)
+    with pytest.raises(BundleError) as info:
+        load_bundle(tiny_bundle)
+    assert "tiny-lstm" in str(info.value) and fragment in str(info.value)
+
+
+def _edit(path, **changes):
+    config = json.loads((path / "config.json").read_text())
+    for key, value in changes.items():
+        if isinstance(value, dict):
+            config[key].update(value)
+        else:
+            config[key] = value
+    (path / "config.json").write_text(json.dumps(config))
+
+
+def _drop(path, key):
+    config = json.loads((path / "config.json").read_text())
+    del config[key]
+    (path / "config.json").write_text(json.dumps(config))
+
+
+def test_missing_bundle_folder(tmp_path):
+    with pytest.raises(BundleError, match="no such folder"):
+        load_bundle(tmp_path / "absent")
+
+
+class ScriptedBackend:
+    """Proposes fixed token sequences: good, equal-but-different, wrong, and unparsable."""
+
+    name = "scripted"
+
+    def propose(self, series, *, beam_size, grammars=None, deadline=None):
+        tok = PrefixTokenizer()
+        script = [
+            (tok.encode_function(sin(x) * exp(x)), -0.5),
+            (tok.encode_function(exp(x) * sin(x)), -0.7),  # the same expression again
+            (tok.encode_function(sin(x)), -0.1),  # wrong, best score
+            (["add", "x"], -0.2),  # unparsable
+            (tok.encode_function(1 / x), -0.3),  # not analytic
+        ]
+        return [Proposal(score, self.name, tokens=tuple(t), notation="prefix") for t, score in script][:beam_size]
+
+
+@pytest.fixture
+def scripted():
+    class Plugin:
+        @hookimpl
+        def register_models(self, register):
+            register("scripted", ScriptedBackend)
+
+    name = plugins.register_plugin(Plugin())
+    yield
+    plugins.unregister_plugin(name)
+
+
+def test_scripted_backend_parse_verify_rank(scripted):
+    series = (sin(x) * exp(x)).series(x, 0, 6)
+    assert series_inverse(series, model="scripted") == [exp(x) * sin(x)]
+    everything = series_inverse(series, model="scripted", verified_only=False, details=True)
+    statuses = [c.status for c in everything]
+    assert statuses[0] == "verified"
+    assert sorted(statuses[1:]) == ["mismatch", "not-analytic", "parse-error"]
+    assert everything[0].score == -0.5  # duplicates merged, best score kept
+    parse_error = next(c for c in everything if c.status == "parse-error")
+    assert parse_error.expr is None and "position" in parse_error.reason
+
+
+def test_default_model_still_works_without_bundles():
+    assert series_inverse(1 - x**2 / 2 + x**4 / 24 + O(x**6))[0] == cos(x)
