@@ -6,7 +6,9 @@ Two are built in (registered through the plugin hooks like any other):
     The paper's scheme. Series and functions written infix as SymPy prints them, operators
     and parentheses spaced, function names atomic, every integer one token, ``**`` for
     powers; a shared vocabulary built from the training data. An integer never seen in
-    training becomes ``<unk>``: faithful to the paper, and its main weakness.
+    training becomes ``<unk>``: faithful to the paper, and its main weakness. On the paper
+    grammar's analytic functions at k = 4, 5, 6 the vocabulary has 95 entries (the paper's
+    161 also covers Laurent series of the functions with a pole at 0).
 ``prefix``
     The robust default. A fixed vocabulary, so nothing is ever ``<unk>``: integers are
     written digit by digit after a sign token (``INT+ 2 4`` is 24). Functions in prefix
