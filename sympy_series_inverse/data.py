@@ -79,13 +79,40 @@ def _assign_classes(classes: list[tuple], fractions: Sequence[float], seed: int)
     return {c: ("train" if i < cut1 else "valid" if i < cut2 else "test") for i, c in enumerate(order)}
 
 
-def _expansions(grammar: Grammar, orders: Sequence[int]):
-    """Each analytic function with its series to the highest order, and its class key."""
+def _expand_chunk(args) -> list[tuple]:
+    exprs, x, x0, top = args
+    return [engine.taylor_coefficients(e, x, x0, top) for e in exprs]
+
+
+def _expansions(grammar: Grammar, orders: Sequence[int], workers: int = 1, progress: bool = False) -> list[tuple]:
+    """Each analytic function with its series to the highest order, and its class key.
+
+    The expansions are spread over ``workers`` processes in fixed chunks, so the result
+    does not depend on the number of workers."""
     x, x0, top = grammar.variable, grammar.expansion_point, max(orders) + 1
     low = min(orders) + 1
-    for f in grammar.enumerate():
-        coeffs = engine.taylor_coefficients(f.expr, x, x0, top)
-        yield f, coeffs, _class_key(coeffs[:low])
+    functions = grammar.enumerate()
+    chunks = [[f.expr for f in functions[i : i + 256]] for i in range(0, len(functions), 256)]
+    jobs = [(c, x, x0, top) for c in chunks]
+    if workers > 1 and len(chunks) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = list(_progress(pool.map(_expand_chunk, jobs), len(jobs), progress, "expanding"))
+    else:
+        results = [_expand_chunk(j) for j in _progress(jobs, len(jobs), progress, "expanding")]
+    series = [c for chunk in results for c in chunk]
+    return [(f, coeffs, _class_key(coeffs[:low])) for f, coeffs in zip(functions, series)]
+
+
+def _progress(iterable, total: int, enabled: bool, desc: str):
+    if not enabled:
+        return iterable
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return iterable
+    return tqdm(iterable, total=total, desc=desc, unit="chunk", leave=False)
 
 
 def generate(
@@ -99,8 +126,11 @@ def generate(
     split: str = "by-function",
     fractions: Sequence[float] = (0.8, 0.1, 0.1),
     progress: bool = False,
+    workers: int | None = None,
 ) -> dict:
-    """Generate a dataset folder; returns its manifest. See the module docstring."""
+    """Generate a dataset folder; returns its manifest. See the module docstring.
+
+    ``workers`` processes expand the series (default: every core)."""
     grammar = get_grammar(grammar) if isinstance(grammar, str) else grammar
     if mode not in ("paper", "dedup"):
         raise InputError(f"unknown mode {mode!r}; known: paper, dedup")
@@ -113,7 +143,8 @@ def generate(
     if not grammar.is_finite:
         raise InputError(f"grammar {grammar.name!r} is not finite; only enumerable grammars are supported so far")
     orders = sorted(set(orders))
-    rows = list(_expansions(grammar, orders))
+    workers = workers or os.cpu_count() or 1
+    rows = _expansions(grammar, orders, workers, progress)
     if progress:
         print(f"{grammar.name}: {len(rows)} analytic functions, orders {orders}")
     assignment = _assign_classes(sorted({key for _, _, key in rows}, key=repr), fractions, seed)
@@ -135,9 +166,10 @@ def generate(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        counts = _write_rows(tmp, samples_iter(), split, seed, fractions)
+        counts = _write_rows(tmp, _progress(samples_iter(), samples if mode == "paper" else len(rows) * len(orders), progress, "writing"), split, seed, fractions)
         manifest = _manifest(tmp, grammar, mode, orders, samples, seed, split, fractions, counts)
         stats = statistics(grammar, orders, rows)
+        stats["tokens"] = token_statistics(tmp, grammar)
         (tmp / "stats.json").write_text(json.dumps(stats, indent=1), encoding="utf-8")
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         if out.exists():
@@ -242,6 +274,40 @@ def statistics(grammar: Grammar, orders: Sequence[int], rows=None) -> dict:
             "largest_ambiguity_set": sizes[0] if sizes else 0,
             "ceiling_weighted": sum(max(g) for g in groups.values()) / total if total else 0.0,
             "ceiling_unweighted": len(groups) / len(rows) if rows else 0.0,
+        }
+    return out
+
+
+def token_statistics(folder: str | Path, grammar: Grammar) -> dict:
+    """Token length ranges and vocabulary size per built-in tokenizer (the paper's
+    vocabulary built from the training split, as the paper builds it)."""
+    from .series import SeriesData
+    from .tokenizers import SPECIALS, PaperTokenizer, PrefixTokenizer, Vocab
+
+    x0 = grammar.expansion_point
+    distinct = {}
+    for name in SPLITS:
+        with open(Path(folder) / f"{name}.jsonl", encoding="utf-8") as fh:
+            for line in fh:
+                row = json.loads(line)
+                distinct.setdefault((row["f"], row["k"]), (name, row))
+    out = {}
+    for tokenizer in (PaperTokenizer(Vocab(SPECIALS)), PrefixTokenizer()):
+        series_lengths, function_lengths, train_seqs = [], [], []
+        x = {grammar.variable.name: grammar.variable}
+        for (f_text, k), (split, row) in distinct.items():
+            f = parser.parse_prefix(f_text.split(), x)
+            data = SeriesData(grammar.variable, x0, k + 1, tuple(sympy.Rational(Fraction(c)) for c in row["c"]))
+            s_tokens, f_tokens = tokenizer.encode_series(data), tokenizer.encode_function(f, grammar.variable)
+            series_lengths.append(len(s_tokens))
+            function_lengths.append(len(f_tokens))
+            if split == "train":
+                train_seqs += [s_tokens, f_tokens]
+        vocab = tokenizer.vocab if tokenizer.name == "prefix" else Vocab.build(train_seqs)
+        out[tokenizer.name] = {
+            "series_tokens": [min(series_lengths), max(series_lengths)] if series_lengths else None,
+            "function_tokens": [min(function_lengths), max(function_lengths)] if function_lengths else None,
+            "vocabulary": len(vocab),
         }
     return out
 

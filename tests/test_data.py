@@ -51,6 +51,16 @@ def test_paper_mode_and_stats(tmp_path):
     stats = json.loads((tmp_path / "p" / "stats.json").read_text())
     ceilings = [round(stats["orders"][k]["ceiling_weighted"] * 100, 1) for k in ("4", "5", "6")]
     assert ceilings == [91.1, 96.9, 99.4]  # NOTES.md
+    tokens = stats["tokens"]
+    assert tokens["prefix"]["vocabulary"] == 45 and tokens["paper"]["vocabulary"] < 100
+    low, high = tokens["paper"]["function_tokens"]
+    assert 1 <= low <= high <= 25
+
+
+def test_worker_count_does_not_change_the_data(tmp_path):
+    a = generate("paper", tmp_path / "a", mode="dedup", orders=[4], workers=1)
+    b = generate("paper", tmp_path / "b", mode="dedup", orders=[4], workers=2)
+    assert a["content_hash"] == b["content_hash"]
 
 
 def test_in_sample_split_is_labelled(tmp_path):
