@@ -1,0 +1,1 @@
+"""Example grammar plugin for sympy_series_inverse (see ``plugin.py``)."""
