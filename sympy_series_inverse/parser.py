@@ -75,6 +75,18 @@ Limits (:class:`Limits`)
                       the bound on ``|log10|`` of a Float and on the digits of a Float;
 ``max_chars``         length of a user string.
 
+Three more rules keep SymPy's own evaluation cheap (each found by fuzzing):
+
+* a numeric argument of ``exp sinh cosh tanh sin cos tan cot sec csc`` must be below
+  ``10**max_result_digits`` in absolute value (``cot(sinh(cosh(exp(5))))`` would otherwise make
+  mpmath compute pi to ~10**64 bits, ``exp(exp(exp(9)))`` is refused the same way);
+* a constant built by a power or a function must be real (``sqrt(-1)``, ``log(-2)``,
+  ``asin(2)`` are refused): SymPy's assumption queries on nested complex constants can take
+  minutes, and a real Taylor series has no use for them;
+* the argument of ``O(...)`` must be a monomial in symbols or ``symbol - point``
+  (``x**6``, ``(x - 1)**5``, ``x*y``): ``sympy.Order`` factors anything else, which for
+  ``O((x + y + 1)**64)`` alone takes ~10 s.
+
 >>> parse_infix(["sin", "(", "x", ")", "/", "cos", "(", "x", ")"])
 sin(x)/cos(x)
 >>> parse_prefix(["add", "sin", "x", "mul", "INT+", "2", "pow", "x", "INT+", "3"])
@@ -375,6 +387,30 @@ def _content_all(e: sympy.Expr) -> float:
 # The guard: every node of every notation is built through these methods
 # ----------------------------------------------------------------------------------------
 
+def _is_o_monomial(expr: sympy.Expr) -> bool:
+    """A product of numbers and numeric powers of symbols or of ``symbol ± constant``."""
+    for factor in sympy.Mul.make_args(expr):
+        if factor.is_number:
+            continue
+        base, k = factor.as_base_exp()
+        if not k.is_number:
+            return False
+        if isinstance(base, sympy.Symbol):
+            continue
+        if not (base.is_Add and len(base.args) == 2):
+            return False
+        const = [a for a in base.args if a.is_number]
+        var = [a for a in base.args if not a.is_number]
+        if len(const) != 1 or len(var) != 1:
+            return False
+        v = var[0]
+        if not (isinstance(v, sympy.Symbol) or (
+                v.is_Mul and len(v.args) == 2 and v.args[0] == -1
+                and isinstance(v.args[1], sympy.Symbol))):
+            return False
+    return True
+
+
 class _Guard:
     """Builds SymPy nodes with evaluation, after checking that the evaluation is cheap."""
 
@@ -618,6 +654,11 @@ class _Guard:
         return self.check_real_constant(self._apply(lambda: builder(arg), pos), pos)
 
     def order(self, expr: sympy.Expr, specs: Sequence[Any], pos: int | None) -> sympy.Expr:
+        # sympy.Order factors its argument (an Add) and takes its leading term: for
+        # O((x + y + 1)**64) that alone is ~10 s, so only monomials are accepted.
+        if not _is_o_monomial(expr):
+            raise ParseError(
+                f"O(...) takes a monomial such as x**6 or (x - 1)**5, got {_short(expr)}", pos)
         args: list[Any] = []
         for spec in specs:
             if isinstance(spec, sympy.Symbol):
@@ -1112,8 +1153,9 @@ def safe_build(expr: sympy.Expr, *, limits: Limits = DEFAULT_LIMITS) -> sympy.Ex
 
     Allowed nodes: ``Add``, ``Mul``, ``Pow``, ``Integer``/``Rational``/``Float`` numbers,
     ``Symbol`` (and ``Dummy``), the functions of ``UNARY_FUNCTIONS``, the constants of
-    ``CONSTANTS`` and ``Order`` (kept with its point).  Anything else, ``nan``/``zoo``/``oo``
-    and non-finite floats raise :class:`ParseError` (``position`` is ``None``).  Rational
+    ``CONSTANTS`` and ``Order`` (kept with its point; its argument must be a monomial).
+    Anything else, ``nan``/``zoo``/``oo``, non-finite floats and complex constants raise
+    :class:`ParseError` (``position`` is ``None``).  Rational
     leaves may have up to ``max_result_digits`` digits (they may be results of an earlier
     evaluation); ``max_depth`` caps the tree depth.
 

@@ -446,6 +446,11 @@ BAD_INPUTS = [
     ("user log(0)", _user("log(0)"), "zoo", None),
     ("user O at infinity", _user("O(1/x, (x, oo))"), "'oo' is not allowed", 11),
     ("user O bad point", _user("O(x, 1)"), "O-term point", None),
+    ("user O non-monomial", _user("O((x + y + 1)**64)"), "monomial", None),
+    ("user O of a function", _user("x + O(sin(x))"), "monomial", None),
+    ("user complex constant", _user("sqrt(-1)"), "not real", None),
+    ("infix complex constant", _infix("log ( - 2 )"), "not real", 0),
+    ("prefix complex constant", _prefix("add x asin INT+ 2"), "not real", 2),
     ("user fullwidth", _user("ｅｖａｌ"), "NFKC", 0),
     ("user dollar", _user("x $ y"), "unexpected character '$'", 2),
     ("user not a string", lambda: parse_user_string(b"x"), "expected a string", 0),
@@ -535,6 +540,11 @@ def test_safe_build_keeps_orders_with_their_point():
     expr = safe_build(O((x - 1) ** 5, (x, 1)))
     assert isinstance(expr, Order) and expr.point == (1,)
     assert safe_build(x + O(x**3)) == x + O(x**3)
+
+
+def test_safe_build_accepts_sympy_series_results():
+    for expr in (sin(x).series(x, 0, 8), exp(x).series(x, 1, 4), log(1 + x).series(x, 0, 5)):
+        assert safe_build(expr) == expr
 
 
 def test_safe_build_keeps_floats_and_dummies():
