@@ -135,6 +135,13 @@ def test_custom_symbols():
         parse_infix(["y"])
 
 
+def test_user_symbols_may_reuse_blocked_names_but_not_internal_ones():
+    big_i = Symbol("I")
+    assert parse_user_string("I*x", {"I": big_i}) == big_i * x
+    with pytest.raises(ParseError, match="'Mul' is not allowed"):
+        parse_user_string("Mul + x", {"Mul": Symbol("Mul")})
+
+
 def test_symbol_table_is_checked():
     with pytest.raises(ParseError, match="clashes"):
         parse_infix(["x"], {"sin": x})
@@ -321,6 +328,19 @@ def test_round_trip_random_trees(expr):
         raise
     assert back_prefix == expr
     assert back_infix == expr
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_EXPRESSIONS)
+def test_user_string_reads_infix_output(expr):
+    assume(_encodable(expr))
+    text = " ".join(to_infix(expr))
+    try:
+        back = parse_user_string(text)
+    except ParseError as e:
+        assume("max_" not in str(e))
+        raise
+    assert back == expr
 
 
 # ------------------------------------------------------------------------------------------
