@@ -26,7 +26,9 @@ A list of tokens, one string each, no whitespace tokens::
 Precedence is Python's: ``**`` binds tightest and is right-associative, then unary
 ``+``/``-`` (so ``-x**2 == -(x**2)`` and ``2**-1`` is allowed), then ``* /``, then ``+ -``
 (both left-associative).  No implicit multiplication: ``["2", "x"]`` is an error.
-:func:`to_infix` emits exactly ``str(expr)`` split into such tokens.
+:func:`to_infix` emits ``str(expr)`` split into such tokens, except that a number is
+never put next to a lone sum in a product (``2*((x + 1)/y)`` instead of ``2*(x + 1)/y``),
+since re-reading would distribute it (``2*(x + 1)`` evaluates to ``2*x + 2``).
 
 Prefix (Polish) notation, :func:`parse_prefix` / :func:`to_prefix`
 ------------------------------------------------------------------
