@@ -80,6 +80,7 @@ _MAX_RAMIFIED = 4 * MAX_ORDER  # terms in t when x = x0 + t**d
 
 _FLINT_LOCK = threading.RLock()  # flint.ctx.cap is process-global
 _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("deadline", default=None)
+_INFINITIES = (sympy.S.Infinity, sympy.S.NegativeInfinity, sympy.S.ComplexInfinity, sympy.S.NaN)
 _PLACEHOLDER = sympy.Dummy("c")  # a field generator for a symbolic tier with no constants yet
 _T = sympy.Dummy("t")
 
@@ -179,7 +180,8 @@ def canonical_constant(e: sympy.Expr) -> sympy.Expr:
 
 def _is_const_zero(e: sympy.Expr) -> bool:
     """Exact zero test of a constant that is not structurally zero in its field."""
-    if e == 0 or canonical_constant(e) == 0:
+    if e.is_Rational or canonical_constant(e) == 0:
+        return e == 0 or not e.is_Rational
         return True
     if not e.free_symbols:
         v = e.evalf(30)
@@ -337,11 +339,13 @@ def _backend(kind: str, gens: tuple):
 # --------------------------------------------------------------------------- series core
 
 class _S(NamedTuple):
-    """t**val * (c[0] + c[1] t + ...) + O(t**prec); len(c) == prec - val; c == () is O(t**prec)."""
+    """lg * log(t) + t**val * (c[0] + c[1] t + ...) + O(t**prec), len(c) == prec - val;
+    c == () is O(t**prec). lg (None for 0) only lives in the two-sided mode of _puiseux."""
 
     val: int
     prec: int
     c: tuple
+    lg: Any = None
 
 
 @dataclass(frozen=True)
@@ -353,21 +357,22 @@ class _Ctx:
     d: int = 0  # 0: x = x0 + t; else x = x0 + sign * t**d (fractional powers allowed)
     sign: int = 1
 
-    def make(self, coeffs: list, val: int, prec: int, lead_known: bool = False) -> _S:
+    def make(self, coeffs: list, val: int, prec: int, lead_known: bool = False, lg=None) -> _S:
         """Series from coefficients of t**val, t**(val+1), ...; strips leading zeros."""
         _check_deadline()  # after every operation: one node can be costly
         prec = min(prec, self.N)
+        lg = None if lg is None or self.B.is_zero(lg) else lg
         if prec <= val:
-            return _S(prec, prec, ())
+            return _S(prec, prec, (), lg)
         coeffs = list(coeffs[: prec - val]) + [self.B.zero] * (prec - val - len(coeffs))
         i = 0
         if not lead_known:
             while i < len(coeffs) and self.B.is_zero(coeffs[i]):
                 i += 1
-        return _S(val + i, prec, tuple(coeffs[i:])) if i < len(coeffs) else _S(prec, prec, ())
+        return _S(val + i, prec, tuple(coeffs[i:]), lg) if i < len(coeffs) else _S(prec, prec, (), lg)
 
     def const(self, e: sympy.Expr) -> _S:
-        if e.has(sympy.S.ComplexInfinity, sympy.S.Infinity, sympy.S.NegativeInfinity, sympy.S.NaN):
+        if e.has(*_INFINITIES):
             raise NotAnalyticError(f"the expansion meets the non-finite value {e}")
         return self.make([self.B.const(e)], 0, self.N)
 
@@ -378,12 +383,16 @@ class _Ctx:
 
     def add(self, a: _S, b: _S, sign: int = 1) -> _S:
         p, v = min(a.prec, b.prec), min(a.val, b.val)
-        if v >= p:
-            return _S(p, p, ())
-        wb = self.window(b, v, p)
-        return self.make([u + sign * w for u, w in zip(self.window(a, v, p), wb)], v, p)
+        lg = (a.lg or self.B.zero) + sign * (b.lg or self.B.zero) if a.lg or b.lg else None
+        wb = self.window(b, v, p) if v < p else []
+        return self.make([u + sign * w for u, w in zip(self.window(a, v, p), wb)], v, p, lg=lg)
 
     def mul(self, a: _S, b: _S) -> _S:
+        if a.lg or b.lg:  # k * log(t) only, k a constant
+            a, b = (a, b) if b.lg else (b, a)
+            if a.lg or a.val or any(a.c[1:]):
+                self.no_log(a if a.lg else b)
+            return self.add(self.scale(b._replace(lg=None), a.c[0]), self.make([], self.N, self.N, lg=a.c[0] * b.lg))
         v = a.val + b.val
         if not a.c or not b.c:
             return self.make([], v, min(a.prec + b.val, b.prec + a.val))
@@ -392,13 +401,20 @@ class _Ctx:
             return self.make([], self.N, self.N)
         return self.make(self.B.mul(list(a.c[:r]), list(b.c[:r]), r), v, v + r, True)
 
+    def no_log(self, a: _S) -> None:
+        if a.lg:
+            t = self.x - self.x0
+            raise NotAnalyticError(f"log({t}) terms that do not cancel at {self.x} = {self.x0}: "
+                                   "a logarithmic singularity, not a Taylor series")
+
     def inv(self, a: _S) -> _S:
+        self.no_log(a)
         if not a.c:
             raise _NeedPrecision
         return self.make(self.B.inv(list(a.c), len(a.c)), -a.val, len(a.c) - a.val, True)
 
     def scale(self, a: _S, k) -> _S:
-        return self.make([k * c for c in a.c], a.val, a.prec) if a.c else a
+        return self.make([k * c for c in a.c], a.val, a.prec, lg=a.lg and k * a.lg)
 
     def diff(self, a: _S) -> _S:
         return self.make([(a.val + i) * c for i, c in enumerate(a.c)], a.val - 1, a.prec - 1)
@@ -410,6 +426,7 @@ class _Ctx:
 
     def split(self, a: _S, what: str):
         """(c, c as sympy, w) with a = c + w, w of positive valuation."""
+        self.no_log(a)
         if a.c and a.val < 0:
             raise NotAnalyticError(f"{what} of a series with a pole: essential singularity")
         if a.prec <= 0:
@@ -425,6 +442,7 @@ class _Ctx:
         return self.make(self.B.fn(name, w, len(w)), 0, len(w))
 
     def pow_int(self, a: _S, k: int) -> _S:
+        self.no_log(a)
         if k == 0:
             return self.const(sympy.S.One)
         if not a.c:
@@ -452,12 +470,13 @@ class _Ctx:
         raise BudgetExceededError(f"({cx})**{k} is too large to expand")
 
     def elem(self, e: sympy.Expr):
-        if e.has(sympy.S.ComplexInfinity, sympy.S.Infinity, sympy.S.NegativeInfinity, sympy.S.NaN):
+        if e.has(*_INFINITIES):
             raise NotAnalyticError(f"the expansion meets the non-finite value {e}")
         return self.B.const(e)
 
     def pow_rat(self, a: _S, q: sympy.Rational) -> _S:
         """a**q = c**q t**(v q) (1 + w)**q: principal branch, along x -> x0+ if v != 0."""
+        self.no_log(a)
         if not a.c:
             raise _NeedPrecision
         v, r, c0 = a.val * q, len(a.c), a.c[0]
@@ -474,13 +493,12 @@ class _Ctx:
             return self.inv(self.fn(_RECIPROCAL[name], a))
         if name == "acos":
             return self.add(self.const(sympy.pi / 2), self.fn("asin", a), -1)
+        if a.c and (a.val < 0 and name in ("atan", "atanh") or a.val > 0 and name == "log"):
+            return self.at_singularity(name, a)
         c, cx, w = self.split(a, name)
         if name == "log":
             if not c:
-                if not a.c:
-                    raise _NeedPrecision
-                raise NotAnalyticError(f"log of a series vanishing at {self.x} = {self.x0}: "
-                                       "logarithmic singularity, not a Taylor series")
+                raise _NeedPrecision
             return self.add(self.const(_log_const(cx)), self.prim("log1p", [wi / c for wi in w]))
         if not c and name != "acosh":
             return self.prim(name, w)
@@ -504,14 +522,29 @@ class _Ctx:
         # inverse functions at c != 0 (and acosh): f(c) + integral of f'(a) a'
         one, a2 = self.const(sympy.S.One), self.mul(a, a)
         half = -sympy.S.Half
-        d = {"atan": lambda: self.inv(self.add(one, a2)),
+        deriv = {"atan": lambda: self.inv(self.add(one, a2)),
              "atanh": lambda: self.inv(self.add(one, a2, -1)),
              "asin": lambda: self.pow_rat(self.add(one, a2, -1), half),
              "asinh": lambda: self.pow_rat(self.add(one, a2), half),
              "acosh": lambda: self.mul(self.pow_rat(self.add(a, one, -1), half),
                                        self.pow_rat(self.add(a, one), half))}[name]()
-        integral = self.integrate(self.mul(d, self.diff(a)))
+        integral = self.integrate(self.mul(deriv, self.diff(a)))
         return self.add(self.const(_F[name](cx)), integral)
+
+
+    def at_singularity(self, name: str, a: _S) -> _S:
+        """log(c t**v u) = log(c) + v log(t) + log(u); atan(s) = +-pi/2 - atan(1/s) and
+        atanh(s) = atanh(1/s) -+ I*pi/2 at a pole. Valid for t > 0 only: two-sided mode."""
+        if not self.d:
+            raise _NeedRamification(1)
+        c0 = canonical_constant(self.B.to_sympy(a.c[0]))
+        if name == "log":
+            u = self.make([c / a.c[0] for c in a.c], 0, len(a.c), True)
+            return self.add(self.const(_log_const(c0)), self.fn("log", u))._replace(lg=self.B.const(sympy.Integer(a.val)))
+        if c0.is_extended_real is not True:
+            raise NotAnalyticError(f"{name} of a series with a complex pole at {self.x} = {self.x0}")
+        jump = sympy.sign(c0) * (sympy.pi / 2 if name == "atan" else -sympy.I * sympy.pi / 2)
+        return self.add(self.const(jump), self.fn(name, self.inv(a)), -1 if name == "atan" else 1)
 
 
 _F = {name: f for name, f in UNARY_FUNCTIONS.items() if isinstance(f, type)}
@@ -557,42 +590,54 @@ def _series(e: sympy.Expr, ctx: _Ctx) -> _S:
     name = _NAMES.get(e.func)
     if name is not None and len(e.args) == 1:
         return ctx.fn(name, _series(e.args[0], ctx))
-    coeffs, prec = _sympy_coefficients(e, ctx.x, ctx.x0, ctx.N)  # gamma, erf, besselj, ...
-    return ctx.make([ctx.elem(canonical_constant(c)) for c in coeffs], 0, prec)
+    # gamma, erf, besselj, ...: sympy.series, bounded
+    if ctx.d:  # _puiseux compares both sides itself
+        coeffs, val, prec = _sympy_coefficients(e, ctx.x, ctx.x0 + ctx.sign * _T**ctx.d, ctx.N)
+    else:
+        coeffs, val, prec = _sympy_two_sided(e, ctx.x, ctx.x0, ctx.N)
+    return ctx.make([ctx.elem(canonical_constant(c)) for c in coeffs], val, prec)
 
 
-def _sympy_coefficients(e: sympy.Expr, x: sympy.Symbol, x0: sympy.Expr, n: int) -> tuple[list, int]:
-    """Coefficients and precision of sympy.series, refused beyond a bounded size."""
+def _sympy_two_sided(e: sympy.Expr, x: sympy.Symbol, x0: sympy.Expr, n: int):
+    """sympy.series on both sides of x0: they must agree (Abs(x) at 0 does not)."""
+    plus, val, prec = _sympy_coefficients(e, x, x0 + _T, n)
+    minus, mval, mprec = _sympy_coefficients(e, x, x0 - _T, n)
+    for k in range(min(val, mval), min(prec, mprec)):
+        p = plus[k - val] if val <= k < prec else 0
+        m = minus[k - mval] if mval <= k < mprec else 0
+        if not _is_const_zero(sympy.expand(p - (-1) ** k * m)):
+            raise NotAnalyticError(f"{e} is not analytic at {x} = {x0}: its one-sided "
+                                   "expansions differ")
+    return plus, val, min(prec, mprec)
+
+
+def _sympy_coefficients(e: sympy.Expr, x: sympy.Symbol, at: sympy.Expr, n: int):
+    """(coefficients from t**val on, val, precision) of sympy.series of e with x = at,
+    a function of _T; refused beyond a bounded size."""
     if n > SYMPY_MAX_ORDER or sympy.count_ops(e) > SYMPY_MAX_OPS:
         raise BudgetExceededError(f"sympy.series fallback refused for {e} at order {n} "
                                   f"(limits: {SYMPY_MAX_OPS} operations, order {SYMPY_MAX_ORDER})")
+    where = f"{e} at {x} = {at.subs(_T, 0)}"
     try:
-        s = sympy.series(e.xreplace({x: x0 + _T}), _T, 0, n)
+        s = sympy.series(e.xreplace({x: at}), _T, 0, n)
     except Exception as exc:  # noqa: BLE001 - PoleError, NotImplementedError, ...
-        raise UnsupportedSeriesError(f"sympy.series cannot expand {e}: {exc}") from exc
-    prec, o = n, s.getO()
+        raise UnsupportedSeriesError(f"sympy.series cannot expand {where}: {exc}") from exc
+    prec, o, terms = n, s.getO(), {}
     if o is not None:
         base, k = o.expr.as_base_exp()
         if base != _T or not k.is_Integer:
-            raise NotAnalyticError(f"{e} at {x} = {x0}: error term {o} is not a power of {x}")
+            raise NotAnalyticError(f"{where}: error term {o} is not a power of {x}")
         prec = int(k)
-    coeffs = [sympy.S.Zero] * max(prec, 0)
     for term in sympy.Add.make_args(sympy.expand(s.removeO())):
-        if term == 0:
-            continue
         coeff, rest = term.as_independent(_T, as_Add=False)
-        base, k = rest.as_base_exp()
-        if rest != 1 and (base != _T or not k.is_Rational):
-            raise NotAnalyticError(f"{e} at {x} = {x0}: the expansion has the term {rest}: "
-                                   "not a Taylor series")
-        k = sympy.S.Zero if rest == 1 else k
-        if not k.is_Integer or k < 0:
-            kind = "Puiseux" if not k.is_Integer else "Laurent"
-            raise NotAnalyticError(f"{e} at {x} = {x0}: its expansion is a {kind} series, "
-                                   "which is not supported")
-        if k < prec:
-            coeffs[int(k)] += coeff
-    return coeffs, prec
+        base, k = rest.as_base_exp() if rest != 1 else (_T, sympy.S.Zero)
+        if term != 0 and (base != _T or not k.is_Integer):
+            raise NotAnalyticError(f"{where}: its expansion has the term {rest}: it is not a "
+                                   "Laurent series (Puiseux or logarithmic), which is not supported")
+        if term != 0 and k < prec:
+            terms[int(k)] = terms.get(int(k), 0) + coeff
+    val = min(terms, default=prec)
+    return [terms.get(k, sympy.S.Zero) for k in range(val, prec)], val, prec
 
 
 # --------------------------------------------------------------------------- public API
@@ -613,6 +658,8 @@ def taylor_coefficients(expr: Any, x: sympy.Symbol, x0: Any = 0, n: int = 6, *,
     InputError for bad arguments and BudgetExceededError beyond the size limits.
     """
     expr, x0, n = _validate(expr, x, x0, n, tier, deadline)
+    if deadline is None:
+        return _taylor(expr, x, x0, n, tier)
     token = _DEADLINE.set(deadline)
     try:
         return _taylor(expr, x, x0, n, tier)
@@ -639,26 +686,30 @@ def _validate(expr: Any, x: Any, x0: Any, n: Any, tier: Any, deadline: Any):
         raise InputError(f"not a SymPy expression: {exc}") from None
     if not isinstance(expr, sympy.Expr) or not isinstance(x0, sympy.Expr) or x0.has(x):
         raise InputError(f"expected an expression and a point free of {x}, got {expr!r}, {x0!r}")
-    infinities = (sympy.S.Infinity, sympy.S.NegativeInfinity, sympy.S.ComplexInfinity, sympy.S.NaN)
-    if x0.has(*infinities):
+    if x0.has(*_INFINITIES):
         raise UnsupportedSeriesError(f"expansion at {x0} (an asymptotic series) is not supported")
-    if expr.has(*infinities) or expr.has(sympy.Order):
-        raise InputError(f"{expr} contains an infinity, NaN or an O-term")
-    if expr.has(sympy.Float) or x0.has(sympy.Float):
+    if x0.has(sympy.Float):
         raise InputError("floating-point numbers are not exact: use sympy.Rational or nsimplify")
-    for count, _ in enumerate(sympy.preorder_traversal(expr)):
+    for count, node in enumerate(sympy.preorder_traversal(expr)):  # one pass over expr
         if count > MAX_NODES:
             raise BudgetExceededError(f"expression larger than {MAX_NODES} nodes")
+        if node.is_Float:
+            raise InputError("floating-point numbers are not exact: use sympy.Rational or nsimplify")
+        if node in _INFINITIES or isinstance(node, sympy.Order):
+            raise InputError(f"{expr} contains an infinity, NaN or an O-term")
     return expr, x0, int(n)
 
 
 @functools.lru_cache(maxsize=4096)
 def _taylor(expr: sympy.Expr, x: sympy.Symbol, x0: sympy.Expr, n: int, tier: str | None):
     if tier == "sympy":
-        coeffs, prec = _sympy_coefficients(expr, x, x0, n)
+        coeffs, val, prec = _sympy_two_sided(expr, x, x0, n)
+        if val < 0:
+            raise NotAnalyticError(f"{expr} has a pole at {x} = {x0}: its expansion is a "
+                                   "Laurent series, which is not supported")
         if prec < n:
             raise UnsupportedSeriesError(f"sympy.series gave only {prec} terms of {expr}")
-        return tuple(canonical_constant(c) for c in coeffs[:n])
+        return tuple(canonical_constant(c) for c in [sympy.S.Zero] * val + coeffs[: n - val])
     if tier == "flint" and flint is None:
         raise UnsupportedSeriesError("tier 'flint' needs python-flint, which is not installed")
     kind = tier or ("flint" if flint is not None else "ring")
@@ -697,6 +748,7 @@ def _expand(expr: sympy.Expr, x: sympy.Symbol, x0: sympy.Expr, n: int, B: Any,
         except _NeedPrecision:
             guard = 2 * guard + 4
             continue
+        ctx.no_log(s)
         if s.c and s.val < 0:
             raise NotAnalyticError(f"{expr} has a pole at {x} = {x0}: its expansion is a "
                                    f"{'Laurent' if d < 2 else 'Puiseux'} series, which is not supported")
@@ -721,7 +773,7 @@ def _puiseux(expr: sympy.Expr, x: sympy.Symbol, x0: sympy.Expr, n: int, B: Any, 
         stray = [c for j, c in [*enumerate(plus), *enumerate(minus)] if j % d]
         if any(not B.is_zero(c) for c in stray) \
                 or any(not B.is_zero(plus[d * k] - (-1) ** k * minus[d * k]) for k in range(m)):
-            raise NotAnalyticError(f"{expr} has a branch point at {x} = {x0}: its expansion is a "
-                                   "Puiseux series, which is not supported")
+            raise NotAnalyticError(f"{expr} has a branch point at {x} = {x0} (one-sided expansions "
+                                   "differ): its expansion is a Puiseux series, which is not supported")
         return [plus[d * k] for k in range(n)]
     raise BudgetExceededError(f"{expr}: fractional powers need more than {_MAX_RAMIFIED} terms")

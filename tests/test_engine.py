@@ -295,10 +295,32 @@ def test_flint_precision_context_is_restored_and_threads_agree():
 @pytest.mark.parametrize("f, x0", [(1 / x, 0), (sin(x) / x**3, 0), (cot(x), 0), (sqrt(x), 0),
                                    (x ** Rational(1, 3), 0), (log(x), 0), (x**x, 0),
                                    (sqrt(x**2), 0), (exp(1 / x), 0), (atan(1 / x), 0),
+                                   (acosh(cos(x)), 0), (x ** Rational(3, 2), 0),
                                    (tan(x), pi / 2), (log(x - 1), 1), (asin(x), 1)], ids=str)
 def test_not_analytic(f, x0):
     with pytest.raises(NotAnalyticError, match="Laurent|Puiseux|log|singular|pole|non-finite"):
         taylor_coefficients(f, x, x0, 4)
+
+
+@pytest.mark.parametrize("f, expected", [
+    (cos(sqrt(x)), (1, Rational(-1, 2), Rational(1, 24), Rational(-1, 720))),
+    (sin(sqrt(x)) / sqrt(x), (1, Rational(-1, 6), Rational(1, 120), Rational(-1, 5040))),
+    (sqrt(x) * sinh(sqrt(x)), (0, 1, Rational(1, 6), Rational(1, 120))),
+    (cosh(x ** Rational(1, 4)) + cos(x ** Rational(1, 4)),
+     (2, Rational(1, 12), Rational(1, 20160), Rational(1, 239500800))),
+])
+def test_fractional_powers_that_cancel(f, expected):
+    # analytic although built from branch points: f(x0 + t**d) and f(x0 - t**d) agree
+    assert taylor_coefficients(f, x, 0, 4) == expected
+    assert sympy_taylor(f, 0, 4) == expected
+
+
+def test_unknown_functions_go_through_sympy_on_both_sides():
+    assert taylor_coefficients(x * gamma(x), x, 0, 2) == (1, -sympy.EulerGamma)
+    assert taylor_coefficients(sympy.besselj(0, x), x, 0, 3) == (1, 0, Rational(-1, 4))
+    assert taylor_coefficients(sympy.Abs(x), x, 1, 2) == (1, 1)
+    with pytest.raises(NotAnalyticError, match="one-sided"):
+        taylor_coefficients(sympy.Abs(x), x, 0, 2)  # sympy.series alone gives x
 
 
 def test_messages_name_the_series_kind():
