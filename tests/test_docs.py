@@ -60,6 +60,20 @@ def test_every_verification_status_is_explained():
     assert not missing, f"statuses missing from docs/quickstart.rst: {missing}"
 
 
+def test_constants_quoted_in_prose_match_the_code():
+    import inspect as _inspect
+
+    from sympy_series_inverse import api, parser, rank, series
+    from sympy_series_inverse.backends.lookup import LookupConfig
+
+    defaults = {k: v.default for k, v in _inspect.signature(api.series_inverse).parameters.items()}
+    assert (defaults["timeout"], defaults["candidate_budget"]) == (5.0, 1.0)  # limits.rst
+    assert (rank._EXTRA_TERMS, rank._SIMPLIFY_MAX_COMPLEXITY) == (8, 60)  # how-it-works.rst
+    assert LookupConfig().max_results == 100  # limits.rst
+    assert (series.MAX_ORDER, series.MAX_COEFFICIENT_DIGITS) == (200, 2000)  # limits.rst
+    assert (parser.DEFAULT_LIMITS.max_chars, parser.DEFAULT_LIMITS.max_int_digits) == (2000, 30)  # limits.rst
+
+
 # -- the CLI reference ----------------------------------------------------------------------
 
 HELP_COLUMNS = "88"  # docs/_ext/sis_docs.py renders help texts at this width
