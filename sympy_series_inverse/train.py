@@ -63,8 +63,8 @@ __all__ = ["TrainConfig", "Trainer", "evaluate_bundle", "model_card", "build_par
 CHECKPOINT_FORMAT = 1
 BUCKET_BATCHES = 16  # length-sort within chunks of this many batches
 # Settings that may change when resuming; every other one must match the checkpoint.
-_RESUMABLE = {"epochs", "stop_after", "resume", "quiet", "threads", "out", "eval_beam", "eval_limit",
-              "in_sample_rows", "subset_rows", "device", "bf16"}
+_RESUMABLE = {"epochs", "stop_after", "resume", "quiet", "threads", "out", "eval_beam", "eval_limit", "eval_split",
+              "in_sample_rows", "subset_rows", "device", "bf16", "card_notes"}
 
 
 @dataclass
@@ -121,6 +121,8 @@ class TrainConfig:
     length_penalty: str = "average"
     eval_beam: int = 10
     eval_limit: int | None = None
+    eval_split: str = "test"
+    card_notes: str | None = None
     in_sample_rows: int = 500
     subset_rows: int = 64
 
@@ -132,6 +134,7 @@ class TrainConfig:
             "keep": (self.keep, ("best", "last")),
             "ramp": (self.ramp, ("paper", "none")),
             "plateau_on": (self.plateau_on, ("train", "valid")),
+            "eval_split": (self.eval_split, ("test", "valid")),
         }
         for name, (value, known) in checks.items():
             if value not in known:
@@ -436,7 +439,7 @@ class Trainer:
     # -- steps ----------------------------------------------------------------------------------
 
     def beta_at(self, epoch: int) -> float:
-        if self.cfg.loss == "token-wmse" and self.cfg.ramp == "paper":
+        if self.cfg.loss != "ce" and self.cfg.ramp == "paper":
             return self.cfg.beta * losses.paper_ramp(epoch, self.cfg.epochs)
         return self.cfg.beta if self.cfg.loss != "ce" else 0.0
 
@@ -842,7 +845,7 @@ def metrics_table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def model_card(config: dict, metrics_: dict, *, bundle_path: str | Path, data_dir: str | Path) -> str:
+def model_card(config: dict, metrics_: dict, *, bundle_path: str | Path, data_dir: str | Path, notes: str = "") -> str:
     """The bundle's README.md: data, split, training, hardware, hyperparameters, commands, metrics."""
     tr, data = config["training"], config["data"]
     hw, c = tr["hardware"], tr["config"]
@@ -875,7 +878,7 @@ def model_card(config: dict, metrics_: dict, *, bundle_path: str | Path, data_di
         f"- hardware: {hw.get('cpu')}, {hw.get('cores')} cores, {hw.get('threads')} torch threads"
         + (f", GPU {hw['gpu']}" if hw.get("gpu") else "") + f"; device `{tr['device']}`, {tr['world_size']} process(es); "
         f"torch {hw.get('torch')}, Python {hw.get('python')}",
-        f"- loss `{c['loss']}`, alpha {c['alpha']}, beta {c['beta']}" + (f" (ramp `{c['ramp']}`)" if c["loss"] == "token-wmse" else ""),
+        f"- loss `{c['loss']}`, alpha {c['alpha']}, beta {c['beta']}" + (f" (ramp `{c['ramp']}`)" if c["loss"] != "ce" else ""),
         f"- all settings: {hp}",
         "- produced by:",
         "",
@@ -890,7 +893,9 @@ def model_card(config: dict, metrics_: dict, *, bundle_path: str | Path, data_di
         lines += [f"| {h['epoch']} | {h['train_loss']:.4f} | {h['valid_loss']:.4f} | {_pct(h['valid_exact_match'])} | "
                   f"{_pct(h['valid_verified'])} | {h['lr']:.0e} | {h['pairs_per_s']:.0f} |" for h in hist]
         lines.append("")
-    held, ins = metrics_.get("held_out"), metrics_.get("in_sample")
+    held, ins, val = metrics_.get("held_out"), metrics_.get("in_sample"), metrics_.get("valid")
+    if val:
+        lines += ["## Validation split (function-disjoint; used for choices)", "", metrics_table(val), ""]
     if held:
         lines += [
             "## Held-out test split (function-disjoint)",
@@ -913,6 +918,8 @@ def model_card(config: dict, metrics_: dict, *, bundle_path: str | Path, data_di
             metrics_table(ins),
             "",
         ]
+    if notes:
+        lines += [notes.rstrip(), ""]
     lines += [
         "## Reproduce",
         "",
@@ -978,7 +985,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--alpha", type=float, default=d.alpha, help="weight of cross-entropy (default: %(default)s)")
     g.add_argument("--beta", type=float, default=d.beta, help="weight of the WMSE term (default: %(default)s)")
     g.add_argument("--ramp", choices=("paper", "none"), default=d.ramp,
-                   help="token-wmse: multiply beta by 0.2 * epoch / epochs as the public code does (default: %(default)s)")
+                   help="paper: the WMSE weight is beta * 0.2 * epoch / epochs (the public code's ramp; epoch counts from 0, so "
+                   "the first epoch is CE only); none: beta throughout (default: %(default)s)")
     g.add_argument("--wmse-clip", type=float, default=d.wmse_clip, help="token-wmse: curves clipped to +-this (default: %(default)s)")
     g.add_argument("--mrt-samples", type=int, default=d.mrt_samples, help="mrt: sampled candidates per source (default: %(default)s)")
     g.add_argument("--mrt-risk-clip", type=float, default=d.mrt_risk_clip, help="mrt: WMSE clipped here, risk = WMSE / clip (default: %(default)s)")
@@ -1001,6 +1009,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--eval-beam", type=int, default=d.eval_beam, help="beam width of the verified-rate evaluation, 0 = skip (default: %(default)s)")
     g.add_argument("--eval-limit", type=int, default=None, help="evaluate only the first N test rows (quick runs)")
     g.add_argument("--in-sample-rows", type=int, default=d.in_sample_rows, help="rows drawn from TRAIN for the paper's in-sample protocol, 0 = skip (default: %(default)s)")
+    g.add_argument("--eval-split", choices=("test", "valid"), default=d.eval_split,
+                   help="split of the final evaluation; valid for sweeps that must not look at test (default: %(default)s)")
+    g.add_argument("--card-notes", default=None, metavar="FILE", help="markdown appended to the model card (e.g. the loss comparison)")
     g.add_argument("--subset-rows", type=int, default=d.subset_rows, help="first test rows re-evaluated by the reproduction test (default: %(default)s)")
     g.add_argument("--evaluate", metavar="BUNDLE", default=None, help="only evaluate BUNDLE on --data (default: regenerate "
                    "its recorded data set) and print the tables; with --split, --eval-beam, --eval-limit")
@@ -1047,14 +1058,17 @@ def write_bundle(trainer: Trainer) -> Path:
     save_bundle(out, config, trainer.vocab, module, metrics={}, card=f"# {cfg.name}\n\n(evaluation pending)\n")
     result: dict = {"history": trainer.history, "kept_epoch": config["training"]["kept_epoch"]}
     threads = torch.get_num_threads()
-    result["held_out"] = evaluate_bundle(out, trainer.data_dir, "test", cfg.eval_beam, limit=cfg.eval_limit)
+    key = "held_out" if cfg.eval_split == "test" else "valid"
+    result[key] = evaluate_bundle(out, trainer.data_dir, cfg.eval_split, cfg.eval_beam, limit=cfg.eval_limit)
     if cfg.in_sample_rows:
         result["in_sample"] = evaluate_bundle(out, trainer.data_dir, "train", cfg.eval_beam, draw=cfg.in_sample_rows)
-    if cfg.subset_rows:
+    if cfg.subset_rows and cfg.eval_split == "test":
         result["subset"] = evaluate_bundle(out, trainer.data_dir, "test", cfg.eval_beam, limit=cfg.subset_rows)
     torch.set_num_threads(threads)
     (out / "metrics.json").write_text(json.dumps(_finite(result), indent=1) + "\n", encoding="utf-8")
-    (out / "README.md").write_text(model_card(config, result, bundle_path=out, data_dir=trainer.data_dir), encoding="utf-8")
+    notes = Path(cfg.card_notes).read_text(encoding="utf-8") if cfg.card_notes else ""
+    (out / "README.md").write_text(model_card(config, result, bundle_path=out, data_dir=trainer.data_dir, notes=notes),
+                                   encoding="utf-8")
     return out
 
 
