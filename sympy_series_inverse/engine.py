@@ -2,7 +2,7 @@
 
 The engine walks the expression tree itself (``Add``, ``Mul``, ``Pow``, constants and the
 functions of :data:`functions.UNARY_FUNCTIONS`) with ``x = x0 + t``. A series is kept as
-``t**val * (c_0 + c_1 t + ...) + O(t**prec)`` with ``c_0 != 0`` (Laurent series with an
+``t**val * (c_0 + c_1 t + ...) + O(t**prec)`` with ``c_0 != 0`` (a Laurent series with an
 absolute precision, as in PARI or Sage), so that divisions by series starting at ``t``
 (``sin(x)/x``) cost precision in a known way; the computation runs at a working precision
 above ``n`` and is repeated with more guard terms when that precision runs short.
@@ -12,18 +12,30 @@ Coefficient arithmetic, cheapest first (the *tiers*):
 * ``flint``: python-flint ``fmpq_series`` (rational coefficients);
 * ``ring``: ``sympy.polys.ring_series`` primitives over ``QQ``;
 * ``symbolic``: the same primitives over ``QQ(g_1, ..., g_k)``, a rational function field
-  whose generators are the transcendental constants met on the way (``sin(1)``, ``E``,
-  ``sqrt(2)``, ``pi``, other symbols); discovering a new one restarts the computation;
-* ``sympy``: ``sympy.series``, bounded, for functions the walk does not know (``gamma``).
+  whose generators are the constants met on the way (``sin(1)``, ``E``, ``sqrt(2)``,
+  ``pi``, other symbols); meeting a new one restarts the computation in a larger field;
+* ``sympy``: ``sympy.series``, bounded, for functions the walk does not know (``gamma``),
+  taken on both sides of ``x0``.
 
-Symbolic coefficients are returned in a normal form (:func:`canonical_constant`): a reduced
-fraction of polynomials in the atoms, with ``cos(a)**2 = 1 - sin(a)**2``,
-``cosh(a)**2 = 1 + sinh(a)**2``, ``sqrt(q)**2 = q`` and ``I**2 = -1`` applied and the
-denominator made free of those square roots. Two equal coefficients therefore print alike
-unless their atoms obey other relations (``sin(2) = 2*sin(1)*cos(1)``,
+What "analytic" means: the expansion holds on both sides of ``x0`` along the real line.
+Poles raise :class:`NotAnalyticError` (Laurent series), and so do branch points
+(``sqrt(x)``, ``sqrt(x**2)``, ``log(x)``, ``atan(1/x)``: Puiseux or logarithmic series).
+Fractional powers and logarithms of series vanishing at ``x0`` are allowed when they cancel
+(``cos(sqrt(x))``, ``log(x) - log(sin(x))``, ``atan(1/x**2)``): the expression is then
+expanded in ``x = x0 + t**d`` and ``x = x0 - t**d`` for ``t > 0`` and both expansions must be
+power series in ``+-t**d``, checked to order ``n + min(n, 8) + 2``.
+
+Symbolic coefficients come in the normal form of :func:`canonical_constant`: a reduced
+fraction of polynomials in the atoms, ``sec``/``csc`` written with ``cos``/``sin`` (and
+``tan`` too when ``sin`` or ``cos`` of the same argument occurs), ``cos(a)**2 = 1 -
+sin(a)**2``, ``cosh(a)**2 = 1 + sinh(a)**2``, ``sqrt(q)**2 = q`` (q rational) and
+``I**2 = -1`` applied, the denominator free of those square roots; logarithms of
+rationals made by the engine are split over primes. Two equal coefficients therefore
+print alike unless their atoms obey other relations (``sin(2) = 2*sin(1)*cos(1)``,
 ``sqrt(6) = sqrt(2)*sqrt(3)``); :func:`coefficients_equal` decides equality in any case.
-Series are taken along ``x -> x0`` as a two-sided limit: branch points (``sqrt(x)``,
-``sqrt(x**2)``, ``log(x)``) and poles raise :class:`NotAnalyticError`.
+Valuations (whether a leading coefficient is zero) are decided exactly: normal form,
+then a 30-digit evaluation, then ``simplify``; undecidable cases raise
+:class:`UnsupportedSeriesError` rather than guess.
 
 Examples
 --------
@@ -59,15 +71,20 @@ from sympy.polys import ring_series as rs
 from sympy.polys.domains import QQ
 from sympy.polys.rings import ring
 
+from .errors import (
+    BudgetExceededError,
+    InputError,
+    NotAnalyticError,
+    UnsupportedSeriesError,
+)
 from .functions import UNARY_FUNCTIONS
-from .errors import BudgetExceededError, InputError, NotAnalyticError, UnsupportedSeriesError
 
 try:
     import flint
 except ImportError:  # the ring tier does the same work without it
     flint = None
 
-__all__ = ["taylor_coefficients", "coefficients_equal", "canonical_constant", "TIERS"]
+__all__ = ["TIERS", "canonical_constant", "coefficients_equal", "taylor_coefficients"]
 
 TIERS = ("flint", "ring", "symbolic", "sympy")
 MAX_ORDER = 2000  # largest n accepted
@@ -286,7 +303,7 @@ class _RingBackend:
         if e.is_Rational or self.gens:
             try:
                 return self.K.from_sympy(e)
-            except Exception as exc:  # noqa: BLE001 - CoercionFailed, ValueError, ...
+            except Exception as exc:
                 new = _atoms(e) - set(self.gens)
                 if not new:
                     raise UnsupportedSeriesError(f"cannot represent the constant {e}") from exc
@@ -372,9 +389,7 @@ class _Ctx:
         return _S(val + i, prec, tuple(coeffs[i:]), lg) if i < len(coeffs) else _S(prec, prec, (), lg)
 
     def const(self, e: sympy.Expr) -> _S:
-        if e.has(*_INFINITIES):
-            raise NotAnalyticError(f"the expansion meets the non-finite value {e}")
-        return self.make([self.B.const(e)], 0, self.N)
+        return self.make([self.elem(e)], 0, self.N)
 
     def window(self, a: _S, start: int, stop: int) -> list:
         """Coefficients of t**start .. t**(stop-1) (start <= a.val or a.c == ())."""
@@ -388,11 +403,11 @@ class _Ctx:
         return self.make([u + sign * w for u, w in zip(self.window(a, v, p), wb)], v, p, lg=lg)
 
     def mul(self, a: _S, b: _S) -> _S:
-        if a.lg or b.lg:  # k * log(t) only, k a constant
-            a, b = (a, b) if b.lg else (b, a)
-            if a.lg or a.val or any(a.c[1:]):
-                self.no_log(a if a.lg else b)
-            return self.add(self.scale(b._replace(lg=None), a.c[0]), self.make([], self.N, self.N, lg=a.c[0] * b.lg))
+        if a.lg or b.lg:  # only a constant times a series with log(t) terms
+            k, s = (a, b) if b.lg else (b, a)
+            if k.lg or k.val or not k.c or any(k.c[1:]):
+                self.no_log(s)
+            return self.scale(s, k.c[0])
         v = a.val + b.val
         if not a.c or not b.c:
             return self.make([], v, min(a.prec + b.val, b.prec + a.val))
@@ -522,15 +537,14 @@ class _Ctx:
         # inverse functions at c != 0 (and acosh): f(c) + integral of f'(a) a'
         one, a2 = self.const(sympy.S.One), self.mul(a, a)
         half = -sympy.S.Half
-        deriv = {"atan": lambda: self.inv(self.add(one, a2)),
-             "atanh": lambda: self.inv(self.add(one, a2, -1)),
-             "asin": lambda: self.pow_rat(self.add(one, a2, -1), half),
-             "asinh": lambda: self.pow_rat(self.add(one, a2), half),
-             "acosh": lambda: self.mul(self.pow_rat(self.add(a, one, -1), half),
-                                       self.pow_rat(self.add(a, one), half))}[name]()
+        deriv = {"atan": lambda: self.inv(self.add(one, a2)),  # SymPy's own fdiff formulas
+                 "atanh": lambda: self.inv(self.add(one, a2, -1)),
+                 "asin": lambda: self.pow_rat(self.add(one, a2, -1), half),
+                 "asinh": lambda: self.pow_rat(self.add(one, a2), half),
+                 "acosh": lambda: self.mul(self.pow_rat(self.add(a, one, -1), half),
+                                           self.pow_rat(self.add(a, one), half))}[name]()
         integral = self.integrate(self.mul(deriv, self.diff(a)))
         return self.add(self.const(_F[name](cx)), integral)
-
 
     def at_singularity(self, name: str, a: _S) -> _S:
         """log(c t**v u) = log(c) + v log(t) + log(u); atan(s) = +-pi/2 - atan(1/s) and
@@ -540,7 +554,8 @@ class _Ctx:
         c0 = canonical_constant(self.B.to_sympy(a.c[0]))
         if name == "log":
             u = self.make([c / a.c[0] for c in a.c], 0, len(a.c), True)
-            return self.add(self.const(_log_const(c0)), self.fn("log", u))._replace(lg=self.B.const(sympy.Integer(a.val)))
+            out = self.add(self.const(_log_const(c0)), self.fn("log", u))
+            return out._replace(lg=self.B.const(sympy.Integer(a.val)))
         if c0.is_extended_real is not True:
             raise NotAnalyticError(f"{name} of a series with a complex pole at {self.x} = {self.x0}")
         jump = sympy.sign(c0) * (sympy.pi / 2 if name == "atan" else -sympy.I * sympy.pi / 2)
@@ -620,7 +635,7 @@ def _sympy_coefficients(e: sympy.Expr, x: sympy.Symbol, at: sympy.Expr, n: int):
     where = f"{e} at {x} = {at.subs(_T, 0)}"
     try:
         s = sympy.series(e.xreplace({x: at}), _T, 0, n)
-    except Exception as exc:  # noqa: BLE001 - PoleError, NotImplementedError, ...
+    except Exception as exc:
         raise UnsupportedSeriesError(f"sympy.series cannot expand {where}: {exc}") from exc
     prec, o, terms = n, s.getO(), {}
     if o is not None:
