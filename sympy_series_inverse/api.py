@@ -9,7 +9,7 @@ import sympy
 
 from . import parser, plugins
 from .backends.base import Proposal
-from .errors import InputError, ParseError
+from .errors import BudgetExceededError, InputError, ParseError
 from .grammar import complexity
 from .rank import Candidate, rank
 from .series import SeriesData, normalize
@@ -77,7 +77,9 @@ def series_inverse(
     Raises:
         InputError: the input cannot be read as a series, or arguments are invalid.
         UnsupportedSeriesError: a Laurent or Puiseux series, or complex coefficients.
+        ParseError: a string that is not a valid expression.
         RegistryError: an unknown model or grammar name.
+        BudgetExceededError: expanding a non-polynomial input would exceed ``timeout``.
 
     Examples:
         >>> from sympy import symbols, cos, O
@@ -100,14 +102,17 @@ def series_inverse(
         raise InputError(f"beam_size must be a positive integer, got {beam_size!r}")
     if timeout is None or not timeout > 0:
         raise InputError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    series = normalize(expr_or_series, x=x, x0=x0, n=n)
+    deadline = started + timeout
+    try:
+        series = normalize(expr_or_series, x=x, x0=x0, n=n, deadline=deadline)
+    except BudgetExceededError as e:
+        raise BudgetExceededError(f"{e}; pass fewer terms (n=...), the series itself, or a larger timeout=...") from e
     if isinstance(holdout, bool) or not isinstance(holdout, int) or not 0 <= holdout < series.n:
         raise InputError(f"holdout must be an integer from 0 to n - 1 = {series.n - 1}, got {holdout!r}")
     if grammar is not None:
         from .grammar import get_grammar
 
         get_grammar(grammar)  # an unknown name fails here, listing the known ones
-    deadline = started + timeout
     shown = series.truncate(series.n - holdout) if holdout else series
     backend = get_model(model)
     proposals = backend.propose(shown, beam_size=beam_size, grammars=[grammar] if grammar else None, deadline=deadline)

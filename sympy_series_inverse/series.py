@@ -77,7 +77,7 @@ class SeriesData:
         return str(self.as_expr())
 
 
-def normalize(obj, x=None, x0=None, n=None) -> SeriesData:
+def normalize(obj, x=None, x0=None, n=None, *, deadline: float | None = None) -> SeriesData:
     """Read ``obj`` as a truncated power series; see the module docstring for what is accepted.
 
     Parameters:
@@ -85,6 +85,8 @@ def normalize(obj, x=None, x0=None, n=None) -> SeriesData:
         x: the variable; inferred when ``None``.
         x0: the expansion point; read from the O-term or ``0`` when ``None``.
         n: the order (number of known coefficients); read from the input when ``None``.
+        deadline: a ``time.monotonic()`` value the expansion of a non-polynomial input may
+            not pass (:class:`~sympy_series_inverse.errors.BudgetExceededError`).
 
     Raises:
         InputError: input that cannot be read as a series; the message says what to do.
@@ -111,7 +113,7 @@ def normalize(obj, x=None, x0=None, n=None) -> SeriesData:
     expr = sympy.sympify(obj) if not isinstance(obj, sympy.Basic) else obj
     if not isinstance(expr, sympy.Expr) or isinstance(expr, sympy.MatrixBase):
         raise InputError(f"cannot read a {type(expr).__name__} as a series; pass a scalar expression")
-    return _from_expr(expr, x, x0, n)
+    return _from_expr(expr, x, x0, n, deadline)
 
 
 # -- argument checks -------------------------------------------------------------------
@@ -229,13 +231,13 @@ def _infer_symbol(expr: sympy.Expr, x) -> sympy.Symbol:
     return symbols.pop() if symbols else sympy.Symbol("x")
 
 
-def _from_expr(expr: sympy.Expr, x, x0, n) -> SeriesData:
+def _from_expr(expr: sympy.Expr, x, x0, n, deadline=None) -> SeriesData:
     if expr.has(sympy.nan, sympy.zoo) or expr.has(sympy.oo) or expr.has(-sympy.oo):
         raise InputError(f"{expr} is not finite; remove NaN and infinity")
     order = expr.getO() if expr.is_Add or expr.is_Order else None
     x = _infer_symbol(expr, x)
     if order is not None:
-        return _from_order_expr(expr, order, x, x0, n)
+        return _from_order_expr(expr, order, x, x0, n, deadline)
     x0 = x0 if x0 is not None else sympy.S.Zero
     if expr.has(sympy.Order):
         raise InputError(f"{expr}: an O-term must be added to the series, not nested inside it")
@@ -244,10 +246,10 @@ def _from_expr(expr: sympy.Expr, x, x0, n) -> SeriesData:
         target = len(poly) if n is None else n
         poly = poly + [sympy.S.Zero] * (target - len(poly))
         return _finish(x, x0, poly, target)
-    return _finish(x, x0, _expand(expr, x, x0, n or DEFAULT_ORDER), None)
+    return _finish(x, x0, _expand(expr, x, x0, n or DEFAULT_ORDER, deadline), None)
 
 
-def _from_order_expr(expr, order: sympy.Order, x, x0, n) -> SeriesData:
+def _from_order_expr(expr, order: sympy.Order, x, x0, n, deadline=None) -> SeriesData:
     if order.variables != (x,) and order.variables:
         raise InputError(f"the O-term {order} is in {order.variables}, not in {x}")
     point = order.point[0] if order.point else sympy.S.Zero
@@ -268,7 +270,7 @@ def _from_order_expr(expr, order: sympy.Order, x, x0, n) -> SeriesData:
     body = expr.removeO()
     coeffs = _polynomial_coefficients(body, x, point)
     if coeffs is None:
-        coeffs = list(_expand(body, x, point, order_n))
+        coeffs = list(_expand(body, x, point, order_n, deadline))
     coeffs = (coeffs + [sympy.S.Zero] * order_n)[:order_n]
     if n is not None and n > order_n:
         raise InputError(f"n={n} conflicts with the O-term {order}: only {order_n} terms are known")
@@ -290,9 +292,9 @@ def _polynomial_coefficients(expr, x, x0) -> list[sympy.Expr] | None:
     return list(reversed(poly.all_coeffs()))
 
 
-def _expand(expr, x, x0, n) -> tuple[sympy.Expr, ...]:
+def _expand(expr, x, x0, n, deadline=None) -> tuple[sympy.Expr, ...]:
     try:
-        return engine.taylor_coefficients(expr, x, x0, n)
+        return engine.taylor_coefficients(expr, x, x0, n, deadline=deadline)
     except SeriesInverseError:
         raise
     except (ValueError, TypeError, ArithmeticError) as e:
