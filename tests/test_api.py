@@ -98,3 +98,20 @@ def test_cli_as_module():
         capture_output=True, text=True, check=True,
     ).stdout
     assert "sin(x)" in out
+
+
+def test_other_expansion_point_builds_a_resumable_table(tmp_path, monkeypatch):
+    from sympy_series_inverse import BudgetExceededError
+    from sympy_series_inverse.backends.lookup import LookupBackend, LookupConfig
+    from sympy_series_inverse.series import normalize
+
+    monkeypatch.setenv("SYMPY_SERIES_INVERSE_CACHE", str(tmp_path))
+    backend = LookupBackend(LookupConfig(grammars=("paper",), max_order=4))
+    series = normalize(exp(x) * sin(x), x0=Rational(1, 2), n=4)
+    with pytest.raises(BudgetExceededError, match="call again"):
+        backend.propose(series, deadline=0.0)
+    table = backend.table("paper", series.x0)
+    assert not table.complete
+    found = backend.propose(series)
+    assert table.complete and found[0].expr == exp(x) * sin(x)
+    assert list(tmp_path.glob("lookup/paper-*-x0_1_2-n4.json"))

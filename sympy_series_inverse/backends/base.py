@@ -7,6 +7,7 @@ from typing import Protocol, Sequence, runtime_checkable
 
 import sympy
 
+from ..errors import BudgetExceededError
 from ..series import SeriesData
 
 __all__ = ["Proposal", "Backend", "CompositeBackend"]
@@ -64,6 +65,8 @@ class CompositeBackend:
         for member in self.members:
             try:
                 out.extend(member.propose(series, beam_size=beam_size, grammars=grammars, deadline=deadline))
+            except BudgetExceededError:
+                raise  # out of time is the caller's to report, not a broken member
             except Exception as e:  # noqa: BLE001 - one broken proposer must not sink the others
                 warnings.warn(f"backend {getattr(member, 'name', member)!r} failed and was skipped: {e!r}", stacklevel=2)
         return out

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
+import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Sequence
@@ -20,7 +22,7 @@ from typing import Sequence
 import sympy
 
 from .. import engine, plugins
-from ..errors import SeriesInverseError
+from ..errors import BudgetExceededError, GrammarError, SeriesInverseError
 from ..grammar import Grammar, get_grammar
 from ..resources import cache_dir
 from ..series import SeriesData
@@ -28,7 +30,7 @@ from .base import Proposal
 
 __all__ = ["LookupConfig", "LookupBackend", "TABLE_FORMAT"]
 
-TABLE_FORMAT = 1
+TABLE_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -50,57 +52,75 @@ def _key(c: sympy.Expr):
 
 
 class _Table:
-    """One grammar's functions expanded about one point."""
+    """One grammar's functions expanded about one point, keyed by their coefficients.
+
+    Built incrementally: a call that runs out of time leaves the rows done so far, and the
+    next call continues. A finished table is saved in the cache (keys only)."""
 
     def __init__(self, grammar: Grammar, x0: sympy.Expr, order: int):
         self.grammar = grammar
         self.order = order
         self.x0 = x0
+        at_home = x0 == grammar.expansion_point
+        self._rows = grammar.enumerate(analytic_only=at_home)
+        self._done = 0
+        self._kept: list[tuple[int, tuple]] = []
         self.exprs: list[sympy.Expr] = []
         self.priors: list[float] = []
         self.keys: list[tuple] = []
+        self.complete = False
         self._index: dict[int, dict[tuple, list[int]]] = {}
         self._lock = threading.Lock()
-        if not self._load():
-            self._build()
+        self._load()
 
     def _path(self):
-        point = str(self.x0).replace("/", "_")
+        point = str(self.x0).replace("/", "_").replace(" ", "")
         name = f"{self.grammar.name}-{self.grammar.digest}-x0_{point}-n{self.order}.json"
         return cache_dir() / "lookup" / name
 
-    def _rows(self):
-        at_home = self.x0 == self.grammar.expansion_point
-        return self.grammar.enumerate(analytic_only=at_home)
+    def build(self, deadline: float | None = None) -> None:
+        """Expand the remaining functions; ``BudgetExceededError`` if ``deadline`` passes."""
+        with self._lock:
+            x = self.grammar.variable
+            while self._done < len(self._rows):
+                if deadline is not None and time.monotonic() > deadline:
+                    raise BudgetExceededError(
+                        f"the lookup table of grammar {self.grammar.name!r} about {x} = {self.x0} is "
+                        f"{self._done}/{len(self._rows)} built; call again or pass a larger timeout "
+                        "(it is cached once complete)"
+                    )
+                try:
+                    c = engine.taylor_coefficients(self._rows[self._done].expr, x, self.x0, self.order, deadline=deadline)
+                except BudgetExceededError:
+                    if deadline is not None and time.monotonic() > deadline:
+                        continue  # the call's time ran out: retry this row next time
+                    c = None  # this function alone is too costly here: it cannot match
+                except SeriesInverseError:
+                    c = None  # not analytic about this point: it cannot match
+                if c is not None:
+                    self._kept.append((self._done, tuple(_key(v) for v in c)))
+                self._done += 1
+            if not self.complete:
+                self._finish()
+                self._save()
 
-    def _build(self) -> None:
-        x = self.grammar.variable
-        rows, coeffs = [], []
-        for f in self._rows():
-            try:
-                c = engine.taylor_coefficients(f.expr, x, self.x0, self.order)
-            except SeriesInverseError:
-                continue  # not analytic about this point (or too costly): cannot match
-            rows.append(f)
-            coeffs.append(c)
+    def _finish(self) -> None:
+        rows = [self._rows[i] for i, _ in self._kept]
         total = sum(f.raw_probability for f in rows) or Fraction(1)
-        self._fill([f.expr for f in rows], [f.raw_probability / total for f in rows], coeffs)
-        if self.x0.is_Rational and all(c.is_Rational for cs in coeffs for c in cs):
-            self._save(rows, coeffs)
+        self.exprs = [f.expr for f in rows]
+        self.priors = [float(f.raw_probability / total) for f in rows]
+        self.keys = [k for _, k in self._kept]
+        self.complete = True
 
-    def _fill(self, exprs, priors, coeffs) -> None:
-        self.exprs = list(exprs)
-        self.priors = [float(p) for p in priors]
-        self.keys = [tuple(_key(c) for c in cs) for cs in coeffs]
-
-    def _save(self, rows, coeffs) -> None:
+    def _save(self) -> None:
         data = {
             "format": TABLE_FORMAT,
             "grammar": self.grammar.name,
             "digest": self.grammar.digest,
             "x0": str(self.x0),
             "order": self.order,
-            "rows": [[i, [str(c) for c in cs]] for i, cs in zip(self._row_ids(rows), coeffs)],
+            "functions": len(self._rows),
+            "rows": [[i, list(k)] for i, k in self._kept],
         }
         path = self._path()
         try:
@@ -111,23 +131,20 @@ class _Table:
         except OSError:
             pass  # a read-only cache only costs a rebuild next time
 
-    def _row_ids(self, rows):
-        position = {f.expr: i for i, f in enumerate(self._rows())}
-        return [position[f.expr] for f in rows]
-
-    def _load(self) -> bool:
+    def _load(self) -> None:
         try:
             data = json.loads(self._path().read_text(encoding="utf-8"))
-            if data.get("format") != TABLE_FORMAT or data.get("digest") != self.grammar.digest:
-                return False
-            all_rows = self._rows()
-            rows = [all_rows[i] for i, _ in data["rows"]]
-            coeffs = [[sympy.Rational(Fraction(c)) for c in cs] for _, cs in data["rows"]]
-        except (OSError, ValueError, KeyError, IndexError, TypeError):
-            return False  # missing or stale cache: rebuild
-        total = sum(f.raw_probability for f in rows) or Fraction(1)
-        self._fill([f.expr for f in rows], [f.raw_probability / total for f in rows], coeffs)
-        return True
+            if (data.get("format"), data.get("digest"), data.get("functions")) != (
+                TABLE_FORMAT, self.grammar.digest, len(self._rows)
+            ):
+                return
+            kept = [(int(i), tuple(tuple(v) if isinstance(v, list) else v for v in k)) for i, k in data["rows"]]
+            if any(not 0 <= i < len(self._rows) for i, _ in kept):
+                return
+        except (OSError, ValueError, KeyError, TypeError):
+            return  # missing or stale cache: rebuild
+        self._kept, self._done = kept, len(self._rows)
+        self._finish()
 
     def matches(self, keys: tuple) -> list[int]:
         n = min(len(keys), self.order)
@@ -152,10 +169,18 @@ class LookupBackend:
         self._lock = threading.Lock()
 
     def _grammar_names(self, grammars: Sequence[str] | None) -> list[str]:
+        explicit = grammars is not None or self.config.grammars is not None
         names = list(grammars) if grammars is not None else list(self.config.grammars or plugins.names("grammar"))
         out = []
         for name in names:
-            g = get_grammar(name)
+            try:
+                g = get_grammar(name)
+            except GrammarError as e:
+                if explicit:
+                    raise
+                # One broken plugin grammar must not take the others down.
+                warnings.warn(f"grammar {name!r} skipped by lookup: {e}", stacklevel=3)
+                continue
             if g.is_finite:
                 out.append(name)
         return out
@@ -173,6 +198,7 @@ class LookupBackend:
         out: list[Proposal] = []
         for name in self._grammar_names(grammars):
             table = self.table(name, series.x0)
+            table.build(deadline)
             g = table.grammar
             hits = sorted(table.matches(keys), key=lambda i: -table.priors[i])[: self.config.max_results]
             for i in hits:
