@@ -21,7 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m sympy_series_inverse",
         description="Recover verified closed-form functions from a truncated Taylor series.",
-        epilog='example: python -m sympy_series_inverse "1 - x**2/2 + x**4/24 + O(x**6)"',
+        epilog='example: python -m sympy_series_inverse "1 - x**2/2 + x**4/24 + O(x**6)"\n'
+        "maintenance: python -m sympy_series_inverse grammar NAME [--write-snapshot]",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("series", nargs="?", help="the series, e.g. \"x - x**3/6 + O(x**5)\" (quote it)")
     p.add_argument("--x", help="series variable (inferred when there is only one symbol)")

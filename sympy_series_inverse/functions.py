@@ -17,7 +17,7 @@ def sqrt(arg: sympy.Expr) -> sympy.Expr:
     return sympy.Pow(arg, sympy.S.Half)
 
 
-# name -> callable building the SymPy expression from one argument
+#: name -> callable building the SymPy expression from one argument
 UNARY_FUNCTIONS: dict[str, object] = {
     "exp": sympy.exp,
     "log": sympy.log,
@@ -39,7 +39,7 @@ UNARY_FUNCTIONS: dict[str, object] = {
     "atanh": sympy.atanh,
 }
 
-# name -> (infix symbol, builder); ``sub`` and ``div`` are sugar over Add/Mul, as in SymPy.
+#: name -> (infix symbol, builder); ``sub`` and ``div`` are sugar over Add/Mul, as in SymPy.
 BINARY_OPERATORS: dict[str, tuple[str, object]] = {
     "add": ("+", lambda a, b: a + b),
     "sub": ("-", lambda a, b: a - b),
@@ -48,6 +48,7 @@ BINARY_OPERATORS: dict[str, tuple[str, object]] = {
     "pow": ("**", lambda a, b: a**b),
 }
 
+#: name -> SymPy constant
 CONSTANTS: dict[str, sympy.Expr] = {
     "pi": sympy.pi,
     "E": sympy.E,

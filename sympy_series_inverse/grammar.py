@@ -26,6 +26,7 @@ import hashlib
 import itertools
 import json
 import random
+import sys
 import threading
 import tomllib
 from dataclasses import dataclass
@@ -412,7 +413,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("name", help="registered grammar name")
     p.add_argument("--write-snapshot", action="store_true", help="write <name>.functions.json beside the grammar file")
     args = p.parse_args(argv)
-    grammar = get_grammar(args.name)
+    try:
+        grammar = get_grammar(args.name)
+    except SeriesInverseError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     if args.write_snapshot:
         functions = grammar._build_snapshot()
         path = Path(grammar.source).with_name(f"{grammar.name}.functions.json")

@@ -42,17 +42,22 @@ def register_grammars(register):
 def register_tokenizers(register):
     """Register tokenizers.
 
-    ``register(name, factory)`` where ``factory(**options)`` returns a tokenizer.
+    ``register(name, factory)`` where ``factory(vocab=None)`` returns a tokenizer (with
+    ``encode_series``, ``encode_function``, ``decode_function``, ``notation`` and
+    ``vocab``); ``vocab`` is the bundle's saved vocabulary, ``None`` for the default.
     """
 
 
 @hookspec
 def register_backends(register):
-    """Register backend types (ways of proposing candidates).
+    """Register backend types.
 
-    ``register(name, factory)`` where ``factory(**config)`` returns a backend object with a
-    ``propose(series, *, beam_size, grammars=None, deadline=None)`` method returning
-    :class:`~sympy_series_inverse.backends.base.Proposal` objects.
+    ``register(name, factory)`` where ``factory()`` (called once, on first use) returns
+    either a proposer class (instances have ``propose(series, *, beam_size, grammars=None,
+    deadline=None)`` returning :class:`~sympy_series_inverse.backends.base.Proposal`
+    objects), or a :class:`~sympy_series_inverse.pretrained.NeuralArchitecture` (config
+    dataclass + module class with the decode-step protocol) that pretrained bundles name
+    in their ``config.json``.
     """
 
 

@@ -19,9 +19,9 @@ import pluggy
 from . import hookspecs
 from .errors import RegistryError
 
-__all__ = ["PluginWarning", "KINDS", "get", "names", "register_plugin", "unregister_plugin", "plugin_manager"]
+__all__ = ["PluginWarning", "KINDS", "get", "names", "origin", "register_plugin", "unregister_plugin", "reload", "plugin_manager"]
 
-# component kind -> the hook that registers it
+#: component kind -> the hook that registers it
 KINDS = {
     "grammar": "register_grammars",
     "tokenizer": "register_tokenizers",

@@ -58,6 +58,7 @@ def _verified_first(c: Candidate) -> tuple:
     return (not c.verified, -c.matched, -c.score, c.complexity, expr_key)
 
 
+#: policy name -> sort key (smaller sorts first)
 POLICIES: dict[str, Callable[[Candidate], tuple]] = {"verified-first": _verified_first}
 
 _SIMPLIFY_MAX_COMPLEXITY = 60

@@ -28,8 +28,11 @@ from .errors import InputError, SeriesInverseError, UnsupportedSeriesError
 
 __all__ = ["SeriesData", "normalize", "DEFAULT_ORDER", "MAX_ORDER"]
 
+#: order used when the input carries none
 DEFAULT_ORDER = 6
+#: largest accepted order n
 MAX_ORDER = 200
+#: largest numerator or denominator of a coefficient, in digits
 MAX_COEFFICIENT_DIGITS = 2000
 
 
@@ -74,7 +77,24 @@ class SeriesData:
         return self.polynomial() + sympy.Order((self.x - self.x0) ** self.n, (self.x, self.x0))
 
     def __str__(self) -> str:
-        return str(self.as_expr())
+        if self.x0 == 0:
+            return str(self.as_expr())
+        # SymPy would distribute 2*(x - 1) into 2*x - 2; print powers of (x - x0) as given.
+        base = sympy.sstr(self.x - self.x0)
+        terms = []
+        for k, c in enumerate(self.coeffs):
+            if c == 0:
+                continue
+            power = "" if k == 0 else f"({base})" if k == 1 else f"({base})**{k}"
+            coeff = sympy.sstr(c)
+            if not power:
+                terms.append(coeff)
+            elif c == 1:
+                terms.append(power)
+            else:
+                terms.append(f"({coeff})*{power}" if c.is_Add else f"{coeff}*{power}")
+        order = f"O(({base})**{self.n}, ({self.x}, {sympy.sstr(self.x0)}))"
+        return " + ".join(terms + [order]).replace("+ -", "- ")
 
 
 def normalize(obj, x=None, x0=None, n=None, *, deadline: float | None = None) -> SeriesData:
@@ -144,8 +164,13 @@ def _check_symbol(x):
 
 def _check_point(value, what: str) -> sympy.Expr:
     try:
-        point = sympy.sympify(value, strict=True) if not isinstance(value, sympy.Basic) else value
-    except (sympy.SympifyError, TypeError) as e:
+        if isinstance(value, str):
+            point = parser.parse_user_string(value)
+        elif isinstance(value, float):
+            point = sympy.Rational(repr(value))  # the decimal the user wrote
+        else:
+            point = sympy.sympify(value, strict=True) if not isinstance(value, sympy.Basic) else value
+    except (sympy.SympifyError, TypeError, ValueError) as e:
         raise InputError(f"{what} must be a number, got {value!r}") from e
     if not isinstance(point, sympy.Expr) or point.free_symbols:
         raise InputError(f"{what} must be a number without symbols, got {value!r}")

@@ -22,7 +22,7 @@ from .series import SeriesData
 
 __all__ = ["Verification", "verify", "STATUSES"]
 
-# status -> meaning, for the documentation and the CLI
+#: status -> meaning, for the documentation and the CLI
 STATUSES = {
     "verified": "the candidate's series reproduces every given term",
     "mismatch": "the candidate's series differs from the input at some order",
