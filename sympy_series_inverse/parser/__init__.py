@@ -121,8 +121,8 @@ from sympy.parsing.sympy_parser import (
     standard_transformations,
 )
 
-from .errors import ParseError
-from .functions import BINARY_OPERATORS, CONSTANTS, UNARY_FUNCTIONS
+from ..errors import ParseError
+from ..functions import BINARY_OPERATORS, CONSTANTS, UNARY_FUNCTIONS
 
 __all__ = [
     "Limits",
