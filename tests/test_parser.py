@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import doctest
+import importlib
+import pkgutil
 
 import pytest
 import sympy
@@ -644,14 +646,17 @@ def test_arbitrary_text_raises_only_parse_error(text):
 
 
 def test_user_namespace_has_no_builtins():
-    ns = parser._user_namespace()
+    ns = parser.text._user_namespace()
     assert ns["__builtins__"] == {}
     assert "eval" not in ns and "open" not in ns and "__import__" not in ns
 
 
 def test_doctests():
-    result = doctest.testmod(parser, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0 and result.attempted > 5
+    # parser is a package: testmod sees only the docstrings defined in each module itself.
+    modules = [parser] + [importlib.import_module(f"{parser.__name__}.{m.name}")
+                          for m in pkgutil.iter_modules(parser.__path__)]
+    results = [doctest.testmod(m, optionflags=doctest.ELLIPSIS) for m in modules]
+    assert sum(r.failed for r in results) == 0 and sum(r.attempted for r in results) > 5
 
 
 def test_vocabularies():
