@@ -71,13 +71,13 @@ from sympy.polys import ring_series as rs
 from sympy.polys.domains import QQ
 from sympy.polys.rings import ring
 
-from .errors import (
+from ..errors import (
     BudgetExceededError,
     InputError,
     NotAnalyticError,
     UnsupportedSeriesError,
 )
-from .functions import UNARY_FUNCTIONS
+from ..functions import UNARY_FUNCTIONS
 
 try:
     import flint
