@@ -319,4 +319,3 @@ class _Guard:
                     "O-term arguments after the first must be a symbol or a (symbol, point) "
                     f"pair, got {spec}", pos)
         return self._apply(lambda: sympy.Order(expr, *args), pos)
-

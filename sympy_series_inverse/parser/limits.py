@@ -198,4 +198,3 @@ def _content(e: sympy.Expr, size_of: Callable[[sympy.Expr], float]) -> float:
 def _content_all(e: sympy.Expr) -> float:
     """Digits of every rational anywhere inside ``e`` (a deliberately generous estimate)."""
     return math.fsum(_rational_digits(r) for r in e.atoms(sympy.Rational))
-
