@@ -79,22 +79,12 @@ class SeriesData:
     def __str__(self) -> str:
         if self.x0 == 0:
             return str(self.as_expr())
-        # SymPy would distribute 2*(x - 1) into 2*x - 2; print powers of (x - x0) as given.
-        base = sympy.sstr(self.x - self.x0)
-        terms = []
-        for k, c in enumerate(self.coeffs):
-            if c == 0:
-                continue
-            power = "" if k == 0 else f"({base})" if k == 1 else f"({base})**{k}"
-            coeff = sympy.sstr(c)
-            if not power:
-                terms.append(coeff)
-            elif c == 1:
-                terms.append(power)
-            else:
-                terms.append(f"({coeff})*{power}" if c.is_Add else f"{coeff}*{power}")
-        order = f"O(({base})**{self.n}, ({self.x}, {sympy.sstr(self.x0)}))"
-        return " + ".join(terms + [order]).replace("+ -", "- ")
+        # SymPy would distribute 2*(x - 1) into 2*x - 2: print in a stand-in symbol named
+        # "(x - x0)" so the powers stay as given, in SymPy's own series layout.
+        base = sympy.Symbol(f"({sympy.sstr(self.x - self.x0)})")
+        body = sympy.Add(*(c * base**k for k, c in enumerate(self.coeffs))) + sympy.Order(base**self.n)
+        text = sympy.sstr(body)
+        return text[: text.rindex("O(")] + f"O({base}**{self.n}, ({self.x}, {sympy.sstr(self.x0)}))"
 
 
 def normalize(obj, x=None, x0=None, n=None, *, deadline: float | None = None) -> SeriesData:
