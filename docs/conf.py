@@ -61,25 +61,12 @@ import os, tempfile
 
 # -- docstring fixes applied at build time (the package's files are not edited here) ----
 #
-# Each fix is a no-op once the docstring itself is valid reST; see the docs report.
-#
-# 1. parser.py's module docstring lays out its "Limits" section as two text columns,
-#    which reST reads as broken block quotes: show that section as a literal block.
-# 2. ``1/|x|`` outside inline literals reads as a reST substitution reference: escape it.
+# ``1/|x|`` outside inline literals reads as a reST substitution reference: escape it
+# (a no-op once every docstring is valid reST).
 
 import re  # noqa: E402
 
 _SUBSTITUTION = re.compile(r"(?<![\\|`])\|([A-Za-z0-9_]+)\|(?![|_`])")
-
-
-def _limits_as_literal(lines):
-    for i, line in enumerate(lines):
-        if line.startswith("``max_tokens``") and i >= 2 and set(lines[i - 1]) == {"-"}:
-            end = i
-            while end < len(lines) and lines[end].strip():
-                end += 1
-            lines[i:end] = ["::", ""] + ["    " + ln for ln in lines[i:end]]
-            return
 
 
 def _escape_substitutions(lines):
@@ -92,8 +79,6 @@ def _escape_substitutions(lines):
 def _fix_docstring(app, what, name, obj, options, lines):
     if not name.startswith("sympy_series_inverse"):
         return
-    if what == "module":
-        _limits_as_literal(lines)
     _escape_substitutions(lines)
 
 
