@@ -87,7 +87,6 @@ def _is_const_zero(e: sympy.Expr) -> bool:
     """Exact zero test of a constant that is not structurally zero in its field."""
     if e.is_Rational or canonical_constant(e) == 0:
         return e == 0 or not e.is_Rational
-        return True
     if not e.free_symbols:
         v = e.evalf(30)
         if v.is_number and abs(v) > sympy.Float("1e-20"):
