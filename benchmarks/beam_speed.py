@@ -44,7 +44,7 @@ def percentile(values, q):
     return values[min(len(values) - 1, round(q / 100 * (len(values) - 1)))]
 
 
-def main(argv=None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hidden", type=int, default=512)
     ap.add_argument("--embedding", type=int, default=150)
@@ -61,8 +61,11 @@ def main(argv=None) -> None:
     # 2-thread run several times slower (seen here: 555 ms vs 141 ms median per query).
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
+    return ap
 
+
+def measure(args) -> dict:
+    """Batched against one-at-a-time beam search in one run (``args`` as build_parser gives)."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     vocab = PrefixTokenizer().default_vocab()
@@ -99,26 +102,42 @@ def main(argv=None) -> None:
     rss_end = rss_mib()
 
     n = args.queries
-    single_tput, batched_tput = n / sum(single), n / batched
     # Batched and one-at-a-time search must agree (bfloat16 rounds differently by batch size).
     same = sum([h.tokens for h in a] == [h.tokens for h in b] for a, b in zip(batched_hyps, single_hyps))
-    best_lengths = [len(hyps[0].tokens) for hyps in single_hyps]
-    params = sum(p.numel() for p in model.parameters())
-    print(f"model: {'lstm+attention' if args.attention else 'lstm'}, vocab {len(vocab)}, "
-          f"embedding {args.embedding}, hidden {args.hidden}, {params / 1e6:.2f} M parameters; "
-          f"{args.dtype}; torch {torch.__version__}, {args.threads} thread(s)")
-    print(f"search: beam {args.beam}, max_len {args.max_len}, penalty {args.length_penalty}, "
-          f"constraint {'off' if constraint is None else 'prefix'}; {n} sources of 20-40 tokens; "
-          f"best output {statistics.mean(best_lengths):.1f} tokens on average")
-    print(f"one at a time: {single_tput:8.1f} series/s   median {statistics.median(single) * 1e3:6.1f} ms   "
+    return {
+        "model": "lstm+attention" if args.attention else "lstm", "vocab": len(vocab), "embedding": args.embedding,
+        "hidden": args.hidden, "parameters": sum(p.numel() for p in model.parameters()), "dtype": args.dtype,
+        "torch": torch.__version__, "threads": args.threads, "beam": args.beam, "max_len": args.max_len,
+        "length_penalty": args.length_penalty, "constraint": constraint is not None, "queries": n,
+        "best_output_tokens": statistics.mean(len(hyps[0].tokens) for hyps in single_hyps),
+        "single_s": single, "single_cpu_s": single_cpu, "batched_s": batched,
+        "single_throughput": n / sum(single), "batched_throughput": n / batched,
+        "ratio": (n / batched) / (n / sum(single)), "identical": same,
+        "load_average": os.getloadavg()[0], "cpus": os.cpu_count(),
+        "rss_mib": {"before": rss_before, "model": rss_model, "end": rss_end},
+    }
+
+
+def main(argv=None) -> None:
+    args = build_parser().parse_args(argv)
+    r = measure(args)
+    single, n = r["single_s"], r["queries"]
+    print(f"model: {r['model']}, vocab {r['vocab']}, "
+          f"embedding {r['embedding']}, hidden {r['hidden']}, {r['parameters'] / 1e6:.2f} M parameters; "
+          f"{r['dtype']}; torch {r['torch']}, {r['threads']} thread(s)")
+    print(f"search: beam {r['beam']}, max_len {r['max_len']}, penalty {r['length_penalty']}, "
+          f"constraint {'prefix' if r['constraint'] else 'off'}; {n} sources of 20-40 tokens; "
+          f"best output {r['best_output_tokens']:.1f} tokens on average")
+    print(f"one at a time: {r['single_throughput']:8.1f} series/s   median {statistics.median(single) * 1e3:6.1f} ms   "
           f"p95 {percentile(single, 95) * 1e3:6.1f} ms   "
-          f"(CPU time: median {statistics.median(single_cpu) * 1e3:.1f} ms)")
-    print(f"batched ({n}):  {batched_tput:8.1f} series/s   {batched * 1e3:6.1f} ms for the batch")
-    print(f"batched / one-at-a-time throughput: {batched_tput / single_tput:.2f}x "
-          f"(identical hypotheses for {same}/{n} sources)")
-    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs (other processes slow every number)")
-    print(f"RSS: {rss_before:.0f} MiB before the model, {rss_model:.0f} MiB loaded "
-          f"(+{rss_model - rss_before:.0f}), {rss_end:.0f} MiB after the searches")
+          f"(CPU time: median {statistics.median(r['single_cpu_s']) * 1e3:.1f} ms)")
+    print(f"batched ({n}):  {r['batched_throughput']:8.1f} series/s   {r['batched_s'] * 1e3:6.1f} ms for the batch")
+    print(f"batched / one-at-a-time throughput: {r['ratio']:.2f}x "
+          f"(identical hypotheses for {r['identical']}/{n} sources)")
+    print(f"load average {r['load_average']:.2f} on {r['cpus']} CPUs (other processes slow every number)")
+    rss = r["rss_mib"]
+    print(f"RSS: {rss['before']:.0f} MiB before the model, {rss['model']:.0f} MiB loaded "
+          f"(+{rss['model'] - rss['before']:.0f}), {rss['end']:.0f} MiB after the searches")
 
 
 if __name__ == "__main__":

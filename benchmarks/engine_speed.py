@@ -98,84 +98,94 @@ def timed(fn, *args, **kwargs):
     return out, time.perf_counter() - start
 
 
+def measure(order: int = 7, limit: int | None = None, cold: bool = False, echo=print) -> dict:
+    """Time sympy.series, the engine's default tier and its ring tier on the paper grammar,
+    in one run; returns the timings (seconds), the speed-ups and the mismatches."""
+    n = order
+    start = time.perf_counter()
+    functions = paper_grammar()
+    echo(f"paper grammar: {len(functions)} distinct functions "
+         f"(enumerated in {time.perf_counter() - start:.1f} s; cache {_cache_path()})")
+    default_tier = "flint" if engine.flint is not None else "ring"
+    ground = type(sympy.QQ.one).__name__
+    caches = "cold (cleared before every call)" if cold else \
+        "warm as in a session (SymPy cache and engine subexpression memo kept; no repeated function)"
+    echo(f"order n = {n}; default tier = {default_tier}; SymPy ground types: {ground}; caches: {caches}")
+
+    times = {"sympy": [], "default": [], "ring": []}
+    mismatches, analytic, poles = [], 0, 0
+    for f in functions:
+        if limit and analytic >= limit:
+            break
+        if cold:
+            engine._series.cache_clear()
+            engine._taylor.cache_clear()
+            clear_cache()
+        ours, t_default = timed(taylor_coefficients, f, x, 0, n)
+        if cold:
+            engine._series.cache_clear()
+            engine._taylor.cache_clear()
+        ring, t_ring = timed(taylor_coefficients, f, x, 0, n, tier="ring")
+        if cold:
+            clear_cache()
+        s, t_sympy = timed(sympy.series, f, x, 0, n)
+        theirs = sympy_coefficients(s, n)
+        if theirs is None:
+            poles += 1
+            if ours is not NotAnalyticError or ring is not NotAnalyticError:
+                mismatches.append((f, ours, ring, s))
+            continue
+        analytic += 1
+        if ours != theirs or ring != theirs:
+            mismatches.append((f, ours, ring, theirs))
+        times["sympy"].append(t_sympy)
+        times["default"].append(t_default)
+        times["ring"].append(t_ring)
+
+    def p95(v: list[float]) -> float:
+        return sorted(v)[min(len(v) - 1, int(0.95 * len(v)))]
+
+    out = {
+        "order": n, "default_tier": default_tier, "ground_types": ground, "cold": cold,
+        "analytic": analytic, "poles": poles,
+        "median_s": {k: statistics.median(v) for k, v in times.items() if v},
+        "p95_s": {k: p95(v) for k, v in times.items() if v},
+        "total_s": {k: sum(v) for k, v in times.items()},
+        "speedup_median": {}, "ratio_of_medians": {},
+        "mismatches": [f"{f}: engine {o}, ring {r}, sympy {t}" for f, o, r, t in mismatches],
+    }
+    for key in ("default", "ring"):
+        if times[key]:
+            out["speedup_median"][key] = statistics.median([s / e for s, e in zip(times["sympy"], times[key])])
+            out["ratio_of_medians"][key] = statistics.median(times["sympy"]) / statistics.median(times[key])
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--order", type=int, default=7, help="number of coefficients n (default 7)")
     p.add_argument("--limit", type=int, help="stop after N analytic functions")
     p.add_argument("--cold", action="store_true", help="clear SymPy's and the engine's caches before every call")
     args = p.parse_args(argv)
-    n = args.order
-
-    start = time.perf_counter()
-    functions = paper_grammar()
-    print(f"paper grammar: {len(functions)} distinct functions "
-          f"(enumerated in {time.perf_counter() - start:.1f} s; cache {_cache_path()})")
-    default_tier = "flint" if engine.flint is not None else "ring"
-    ground = type(sympy.QQ.one).__name__
-    caches = "cold (cleared before every call)" if args.cold else \
-        "warm as in a session (SymPy cache and engine subexpression memo kept; no repeated function)"
-    print(f"order n = {n}; default tier = {default_tier}; SymPy ground types: {ground}; caches: {caches}")
-
-    times = {"sympy": [], "default": [], "ring": []}
-    mismatches, analytic, poles, symbolic_only, ring_sympy = [], 0, 0, 0, []
-    for f in functions:
-        if args.limit and analytic >= args.limit:
-            break
-        if args.cold:
-            engine._series.cache_clear()
-            engine._taylor.cache_clear()
-            clear_cache()
-        ours, t_default = timed(taylor_coefficients, f, x, 0, n)
-        if args.cold:
-            engine._series.cache_clear()
-            engine._taylor.cache_clear()
-        ring, t_ring = timed(taylor_coefficients, f, x, 0, n, tier="ring")
-        if args.cold:
-            clear_cache()
-        s, t_sympy = timed(sympy.series, f, x, 0, n)
-        theirs = sympy_coefficients(s, n)
-        if theirs is None:
-            poles += 1
-            if ours is not NotAnalyticError or ring not in (NotAnalyticError, UnsupportedSeriesError):
-                mismatches.append((f, ours, ring, s))
-            continue
-        analytic += 1
-        if ours != theirs or ring not in (theirs, UnsupportedSeriesError):
-            mismatches.append((f, ours, ring, theirs))
-        times["sympy"].append(t_sympy)
-        times["default"].append(t_default)
-        if ring is UnsupportedSeriesError:  # a rational series through irrational constants
-            symbolic_only += 1  # (sqrt(2)*sin(x + pi/4)): the ring tier refuses it
-        else:
-            times["ring"].append(t_ring)
-            ring_sympy.append(t_sympy)
+    r = measure(args.order, args.limit, args.cold)
 
     def ms(v: float) -> str:
         return f"{v * 1e3:9.3f} ms"
 
-    def p95(v: list[float]) -> float:
-        return sorted(v)[min(len(v) - 1, int(0.95 * len(v)))]
-
-    print(f"measured: {analytic} analytic functions (+ {poles} with a pole at 0, which the engine must reject)")
+    print(f"measured: {r['analytic']} analytic functions (+ {r['poles']} with a pole at 0, which the engine must reject)")
     print(f"{'method':<26}{'median':>13}{'p95':>13}{'total':>11}")
-    for key, label in (("sympy", f"sympy.series(f, x, 0, {n})"),
-                       ("default", f"engine, tier {default_tier}"), ("ring", "engine, tier ring")):
-        v = times[key]
-        if v:
-            print(f"{label:<26}{ms(statistics.median(v))}  {ms(p95(v))}{sum(v):9.2f} s")
-    if symbolic_only:
-        print(f"({symbolic_only} functions need irrational intermediate constants: the ring tier "
-              "refuses them and is timed on the others; the default tier falls back to symbolic)")
+    for key, label in (("sympy", f"sympy.series(f, x, 0, {r['order']})"),
+                       ("default", f"engine, tier {r['default_tier']}"), ("ring", "engine, tier ring")):
+        if key in r["median_s"]:
+            print(f"{label:<26}{ms(r['median_s'][key])}  {ms(r['p95_s'][key])}{r['total_s'][key]:9.2f} s")
     for key in ("default", "ring"):
-        if times[key]:
-            base = times["sympy"] if key == "default" else ring_sympy
-            ratios = [s / e for s, e in zip(base, times[key])]
-            print(f"median speed-up over sympy.series, {key} tier: {statistics.median(ratios):8.0f}x "
-                  f"(ratio of medians {statistics.median(base) / statistics.median(times[key]):.0f}x)")
-    print(f"mismatches: {len(mismatches)}")
-    for f, ours, ring, theirs in mismatches[:20]:
-        print(f"  {f}: engine {ours}, ring {ring}, sympy {theirs}")
-    return 1 if mismatches else 0
+        if key in r["speedup_median"]:
+            print(f"median speed-up over sympy.series, {key} tier: {r['speedup_median'][key]:8.0f}x "
+                  f"(ratio of medians {r['ratio_of_medians'][key]:.0f}x)")
+    print(f"mismatches: {len(r['mismatches'])}")
+    for line in r["mismatches"][:20]:
+        print(f"  {line}")
+    return 1 if r["mismatches"] else 0
 
 
 if __name__ == "__main__":

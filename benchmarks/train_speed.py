@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from sympy_series_inverse.train import TrainConfig, Trainer  # noqa: E402
 
 
-def main(argv=None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=None, help="dataset folder (default: generate the paper grammar's dedup set)")
     ap.add_argument("--backend", default="lstm", help="lstm or lstm-attention")
@@ -42,8 +42,11 @@ def main(argv=None) -> None:
     ap.add_argument("--steps", type=int, default=20, help="steps per round and side")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1: cores are shared here)")
-    args = ap.parse_args(argv)
+    return ap
 
+
+def measure(args) -> dict:
+    """Trainer steps against a bare loop on the same batches, alternating rounds."""
     cfg = TrainConfig(data=args.data, run_dir="runs/bench", name="bench", backend=args.backend,
                       embedding_dim=args.embedding_dim, hidden_size=args.hidden_size, batch_size=args.batch_size,
                       threads=args.threads, quiet=True)
@@ -86,14 +89,26 @@ def main(argv=None) -> None:
 
     real = sum(rows) / sum(t_real)
     plain = sum(rows) / sum(t_bare)
-    per_round = [f"{(n / a) / (n / b):.0%}" for n, a, b in zip(rows, t_real, t_bare)]
-    print(f"model: {args.backend}, embedding {cfg.embedding_dim}, hidden {cfg.hidden_size}, {cfg.num_layers} layers; "
-          f"batch {cfg.batch_size}; {torch.get_num_threads()} torch thread(s); torch {torch.__version__}")
-    print(f"{args.rounds} rounds x {args.steps} steps, {sum(rows)} pairs per side")
-    print(f"trainer step (data pipeline included): {real:8.1f} pairs/s")
-    print(f"bare LSTM forward+backward+AdamW:      {plain:8.1f} pairs/s")
-    print(f"ratio: {real / plain:.1%} (target >= 80 %); per round: {', '.join(per_round)}; "
-          f"median {statistics.median([b / a for a, b in zip(t_real, t_bare)]):.1%}")
+    return {
+        "backend": args.backend, "embedding": cfg.embedding_dim, "hidden": cfg.hidden_size, "layers": cfg.num_layers,
+        "batch_size": cfg.batch_size, "threads": torch.get_num_threads(), "torch": torch.__version__,
+        "rounds": args.rounds, "steps": args.steps, "pairs": sum(rows),
+        "trainer_pairs_per_s": real, "bare_pairs_per_s": plain, "ratio": real / plain,
+        "per_round": [(n / a) / (n / b) for n, a, b in zip(rows, t_real, t_bare)],
+        "median_ratio": statistics.median([b / a for a, b in zip(t_real, t_bare)]),
+    }
+
+
+def main(argv=None) -> None:
+    args = build_parser().parse_args(argv)
+    r = measure(args)
+    print(f"model: {r['backend']}, embedding {r['embedding']}, hidden {r['hidden']}, {r['layers']} layers; "
+          f"batch {r['batch_size']}; {r['threads']} torch thread(s); torch {r['torch']}")
+    print(f"{r['rounds']} rounds x {r['steps']} steps, {r['pairs']} pairs per side")
+    print(f"trainer step (data pipeline included): {r['trainer_pairs_per_s']:8.1f} pairs/s")
+    print(f"bare LSTM forward+backward+AdamW:      {r['bare_pairs_per_s']:8.1f} pairs/s")
+    print(f"ratio: {r['ratio']:.1%} (target >= 80 %); per round: {', '.join(f'{v:.0%}' for v in r['per_round'])}; "
+          f"median {r['median_ratio']:.1%}")
 
 
 if __name__ == "__main__":

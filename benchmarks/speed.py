@@ -1,0 +1,216 @@
+"""``python -m benchmarks speed``: the speed ratios, all measured in one run.
+
+- exact engine against ``sympy.series`` on the paper grammar (``engine_speed.measure``);
+- ``series_inverse`` latency per query (lookup, and the default model), and what one answer
+  costs in ``sympy.series`` calls;
+- dataset generation rate for the paper protocol (``data_speed.measure``, fresh process);
+- training throughput of the real trainer step against a bare LSTM loop (``train_speed.measure``);
+- batched against one-at-a-time beam search (``beam_speed.measure``).
+
+Every part runs in this one process (the data set generation in a child it starts), one after
+another, and the ratios compare numbers taken in this same run. The machine's load average
+is recorded before and after each part: the cores may be shared. Results go to
+``benchmarks/results/speed.json`` and ``speed.md``; ``--quick`` uses smaller sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+
+__all__ = ["PARTS", "add_arguments", "main", "speed_markdown"]
+
+PARTS = ("engine", "latency", "data", "train", "beam")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--only", nargs="+", choices=PARTS, help="only these parts")
+    p.add_argument("--quick", action="store_true", help="small sizes (a smoke run; ratios are noisier)")
+    p.add_argument("--engine-limit", type=int, default=400, help="analytic functions timed against sympy.series (default: %(default)s)")
+    p.add_argument("--latency-rows", type=int, default=100, help="paper-heldout rows per model for the latency (default: %(default)s)")
+    p.add_argument("--samples", type=int, default=137_000, help="paper-protocol samples to generate (default: %(default)s)")
+    p.add_argument("--beam-queries", type=int, default=64, help="sources for the beam comparison (default: %(default)s)")
+    p.add_argument("--train-steps", type=int, default=20, help="trainer steps per round and side (default: %(default)s)")
+
+
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def _latency(models: list[str], rows: int) -> dict:
+    from sympy_series_inverse import series_inverse
+
+    from .methods import _bundle_folders
+    from .suites import read_suite
+
+    sample = read_suite("paper-heldout").rows[:rows]
+    out = {}
+    for model in models:
+        if model == "default" and _bundle_folders():
+            import torch
+
+            torch.set_num_threads(1)
+        t = time.perf_counter()
+        series_inverse(sample[0].series, model=model)  # build the model and its tables outside the clock
+        warm = time.perf_counter() - t
+        times, verified = [], 0
+        for row in sample:
+            t = time.perf_counter()
+            found = series_inverse(row.series, model=model)
+            times.append(time.perf_counter() - t)
+            verified += bool(found)
+        times.sort()
+        out[model] = {"rows": len(sample), "median_s": statistics.median(times),
+                      "p95_s": times[min(len(times) - 1, int(0.95 * len(times)))], "warm_up_s": warm,
+                      "verified": verified, "members": ["lookup", *sorted(_bundle_folders())] if model == "default" else [model]}
+    return out
+
+
+def main(args, command: str) -> int:
+    from .runner import git_state, machine
+
+    sizes = {
+        "engine_limit": 100 if args.quick else args.engine_limit,
+        "latency_rows": 30 if args.quick else args.latency_rows,
+        "samples": 20_000 if args.quick else args.samples,
+        "beam_queries": 16 if args.quick else args.beam_queries,
+        "train_steps": 5 if args.quick else args.train_steps,
+    }
+    parts = args.only or list(PARTS)
+    result: dict = {"schema": "benchmarks.speed/1", "command": command, "git": git_state(), "machine": machine(),
+                    "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "sizes": sizes,
+                    "quick": bool(args.quick), "parts": {}, "ratios": {}}
+    for part in parts:
+        before, t0 = _load(), time.perf_counter()
+        print(f"-- {part} (load average {before})", file=sys.stderr, flush=True)
+        try:
+            if part == "engine":
+                from .engine_speed import measure
+
+                r = measure(order=7, limit=sizes["engine_limit"], echo=lambda s: print(s, file=sys.stderr))
+            elif part == "latency":
+                r = _latency(["lookup", "default"], sizes["latency_rows"])
+            elif part == "data":
+                from .data_speed import measure
+
+                r = measure(sizes["samples"])
+            elif part == "train":
+                from .train_speed import build_parser, measure
+
+                r = measure(build_parser().parse_args(["--steps", str(sizes["train_steps"])]))
+            else:
+                from .beam_speed import build_parser, measure
+
+                r = measure(build_parser().parse_args(["--queries", str(sizes["beam_queries"])]))
+                r["single_median_s"] = statistics.median(r.pop("single_s"))
+                r["single_cpu_median_s"] = statistics.median(r.pop("single_cpu_s"))
+            r["load_average"] = {"before": before, "after": _load()}
+            r["seconds"] = round(time.perf_counter() - t0, 1)
+            result["parts"][part] = r
+        except Exception as e:  # noqa: BLE001 - one failing part must not lose the others
+            result["parts"][part] = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(limit=4)}
+            print(f"{part} failed: {e!r}", file=sys.stderr)
+    result["ratios"] = ratios(result["parts"])
+    result["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    folder = Path(args.results_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = "speed.quick" if args.quick else "speed"
+    (folder / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    text = speed_markdown(result)
+    (folder / f"{name}.md").write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
+def ratios(parts: dict) -> dict:
+    out = {}
+    e = parts.get("engine", {})
+    if "speedup_median" in e:
+        out["engine_vs_sympy_series"] = e["speedup_median"].get(e.get("default_tier"))
+        out["engine_ring_vs_sympy_series"] = e["speedup_median"].get("ring")
+    lat = parts.get("latency", {})
+    if e.get("median_s", {}).get("sympy"):
+        for model, r in lat.items():
+            if isinstance(r, dict) and "median_s" in r:
+                out[f"series_inverse_{model}_in_sympy_series_calls"] = r["median_s"] / e["median_s"]["sympy"]
+    d = parts.get("data", {})
+    if "rate" in d:
+        out["data_rate_vs_target"] = d["rate"] / (137_000 / 120)
+    t = parts.get("train", {})
+    if "ratio" in t:
+        out["trainer_vs_bare_loop"] = t["ratio"]
+    b = parts.get("beam", {})
+    if "ratio" in b:
+        out["batched_vs_single_beam"] = b["ratio"]
+    return out
+
+
+def _f(v, fmt="{:.1f}") -> str:
+    return "–" if v is None else fmt.format(v)
+
+
+def speed_markdown(data: dict) -> str:
+    p, r = data["parts"], data["ratios"]
+    m = data["machine"]
+    lines = [
+        f"Measured in one run by `{data['command']}` at commit `{(data['git'].get('commit') or '')[:12]}`"
+        f"{' (uncommitted changes)' if data['git'].get('dirty') else ''}, {data['started_at']}; {m['cpu']}, "
+        f"{m['cores']} cores, Python {m['python']}, SymPy {m['sympy']}, torch {m.get('torch')}. The cores were shared "
+        "with training jobs: the load average before/after each part is given, and every absolute number is slower "
+        "than on an idle machine (ratios within a part are measured side by side)."
+        + (" QUICK sizes." if data.get("quick") else ""),
+        "",
+        "| what | ratio | numbers behind it | load before / after |",
+        "|---|---|---|---|",
+    ]
+
+    def load(part):
+        la = p.get(part, {}).get("load_average", {})
+        return f"{la.get('before', '–')} / {la.get('after', '–')}"
+
+    e = p.get("engine", {})
+    if "median_s" in e:
+        lines.append(
+            f"| exact engine ({e['default_tier']} tier) vs `sympy.series`, per function | "
+            f"{_f(r.get('engine_vs_sympy_series'), '{:.0f}')}x (median of per-function ratios) | "
+            f"{e['analytic']} analytic paper functions, n = {e['order']}: sympy.series median "
+            f"{1e3 * e['median_s']['sympy']:.1f} ms, engine {1e3 * e['median_s']['default']:.3f} ms, ring tier "
+            f"{1e3 * e['median_s']['ring']:.3f} ms ({_f(r.get('engine_ring_vs_sympy_series'), '{:.0f}')}x); "
+            f"{len(e['mismatches'])} mismatches | {load('engine')} |")
+    for model, v in p.get("latency", {}).items():
+        if isinstance(v, dict) and "median_s" in v:
+            key = f"series_inverse_{model}_in_sympy_series_calls"
+            lines.append(
+                f"| `series_inverse(model='{model}')` latency, in `sympy.series` calls | {_f(r.get(key), '{:.2f}')} | "
+                f"median {1e3 * v['median_s']:.1f} ms, p95 {1e3 * v['p95_s']:.1f} ms over {v['rows']} paper-heldout "
+                f"queries (members: {', '.join(v['members'])}); {v['verified']} answered with a verified function; "
+                f"warm-up {v['warm_up_s']:.1f} s | {load('latency')} |")
+    d = p.get("data", {})
+    if "rate" in d:
+        lines.append(f"| dataset generation rate vs target (137k samples in 120 s) | {_f(r.get('data_rate_vs_target'), '{:.2f}')}x | "
+                     f"{d['samples']:,} paper-protocol samples in {d['wall_s']:.1f} s = {d['rate']:,.0f} samples/s; "
+                     f"peak RSS {d['peak_rss_mib']:.0f} MiB | {load('data')} |")
+    t = p.get("train", {})
+    if "ratio" in t:
+        lines.append(f"| trainer step vs bare LSTM loop (throughput) | {100 * t['ratio']:.0f} % | "
+                     f"{t['trainer_pairs_per_s']:.0f} vs {t['bare_pairs_per_s']:.0f} pairs/s, {t['backend']} "
+                     f"{t['embedding']}/{t['hidden']}, batch {t['batch_size']}, {t['rounds']} x {t['steps']} steps | "
+                     f"{load('train')} |")
+    b = p.get("beam", {})
+    if "ratio" in b:
+        lines.append(f"| batched vs one-at-a-time beam search (throughput) | {b['ratio']:.1f}x | "
+                     f"{b['batched_throughput']:.1f} vs {b['single_throughput']:.1f} series/s; {b['queries']} "
+                     f"sources, beam {b['beam']}, hidden {b['hidden']}, random weights; single-query median "
+                     f"{1e3 * b['single_median_s']:.0f} ms; identical hypotheses {b['identical']}/{b['queries']} | "
+                     f"{load('beam')} |")
+    for part, v in p.items():
+        if "error" in v:
+            lines.append(f"| {part} | failed | {v['error']} | |")
+    return "\n".join(lines) + "\n"
