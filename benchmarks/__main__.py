@@ -56,6 +56,10 @@ def cmd_make_suites(args) -> int:
 
 
 def cmd_run(args, argv: Sequence[str]) -> int:
+    from .methods import add_bundle
+
+    for path in args.bundle or ():
+        print(f"--bundle {path}: methods {add_bundle(path)}, :greedy, :beam", file=sys.stderr)
     suites = _names(args.suite, suite_names(), "suite")
     methods = _names(args.method, method_names(), "method")
     settings = runner.Settings(case_timeout=args.case_timeout, verify_budget=args.verify_budget)
@@ -106,6 +110,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--include-in-sample", action="store_true",
                    help="score trained methods on training-split rows too (the result is labelled in-sample)")
     r.add_argument("--results-dir", default=str(runner.RESULTS_DIR), help="where results go (default: benchmarks/results)")
+    r.add_argument("--bundle", action="append", metavar="PATH",
+                   help="also evaluate this bundle folder (not shipped in pretrained/): methods NAME, NAME:greedy, NAME:beam")
     r.add_argument("--quiet", action="store_true", help="no progress lines")
     rep = sub.add_parser("report", help="gather results into benchmarks/results/README.md")
     rep.add_argument("--results-dir", default=str(runner.RESULTS_DIR))

@@ -34,6 +34,7 @@ Methods:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -44,7 +45,7 @@ import sympy
 
 from sympy_series_inverse.series import SeriesData
 
-__all__ = ["BEAM", "EXPECTED_BUNDLES", "Method", "ProposalError", "Unsupported", "get_method", "method_names", "register_method", "unregister_method"]
+__all__ = ["BEAM", "EXPECTED_BUNDLES", "Method", "ProposalError", "Unsupported", "add_bundle", "get_method", "method_names", "register_method", "unregister_method"]
 
 BEAM = 10
 EXPECTED_BUNDLES = ("paper-lstm", "paper-lstm-attention")  # being trained; listed even before they exist
@@ -96,10 +97,66 @@ def unregister_method(name: str) -> None:
 # -- the package's models ----------------------------------------------------------------------
 
 
-def _bundle_folders() -> dict[str, Path]:
+_EXTRA_BUNDLES: dict[str, Path] = {}
+
+
+def _shipped_bundles() -> dict[str, Path]:
     from sympy_series_inverse.pretrained import shipped_bundles
 
     return {p.name: p for p in shipped_bundles()}
+
+
+def _bundle_folders() -> dict[str, Path]:
+    """Shipped bundles (``pretrained/``) and those added with :func:`add_bundle`."""
+    return {**_shipped_bundles(), **_EXTRA_BUNDLES}
+
+
+def add_bundle(path: str | Path) -> str:
+    """Evaluate a bundle folder that is not shipped (``runs/NAME/bundle`` before it is copied
+    to ``pretrained/``): methods ``NAME``, ``NAME:greedy``, ``NAME:beam``, and the model
+    ``NAME`` registered for ``series_inverse``. It is not a member of ``default``. Call it
+    before a run (the worker inherits the registration). Returns the bundle's name."""
+    from sympy_series_inverse import hookimpl, plugins
+
+    path = Path(path).resolve()
+    try:
+        name = json.loads((path / "config.json").read_text(encoding="utf-8"))["name"]
+    except (OSError, ValueError, KeyError) as e:
+        raise SystemExit(f"{path}: not a bundle folder ({e})") from e
+    if name in _shipped_bundles() and _shipped_bundles()[name].resolve() != path:
+        raise SystemExit(f"a bundle named {name!r} is shipped in pretrained/ already; run it by name, not with --bundle")
+    if name in _EXTRA_BUNDLES:
+        return name
+
+    def build():
+        from sympy_series_inverse.backends.neural import NeuralBackend
+
+        return NeuralBackend(path)
+
+    class _Plugin:
+        @hookimpl
+        def register_models(self, register):
+            register(name, build)
+
+    if name not in _shipped_bundles():
+        plugins.register_plugin(_Plugin(), name=f"benchmarks-bundle:{name}")
+    _EXTRA_BUNDLES[name] = path
+    return name
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path(__file__).resolve().parents[1]))
+    except ValueError:
+        return str(path)
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()
+    except OSError:
+        return None
 
 
 def _bundle_info(name: str) -> dict:
@@ -109,14 +166,18 @@ def _bundle_info(name: str) -> dict:
     try:
         config = json.loads((path / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {"bundle": str(path)}
+        return {"bundle": name, "path": _display(path)}
     training = config.get("training", {}).get("config", {})
     return {
         "bundle": name,
+        "path": _display(path),
+        "shipped": name in _shipped_bundles(),
+        "weights_sha256": _sha256(path / "model.safetensors"),
         "backend": config.get("backend"),
         "tokenizer": config.get("tokenizer"),
         "data_manifest_hash": config.get("data_manifest_hash"),
         "loss": training.get("loss"),
+        "epochs_run": config.get("training", {}).get("epochs_run"),
         "model": config.get("model"),
         "decoding": config.get("decoding"),
     }
@@ -160,7 +221,7 @@ def _neural_method(bundle: str, mode: str) -> Method:
     state: dict = {}
 
     def unavailable():
-        return None if bundle in _bundle_folders() else f"no bundle pretrained/{bundle} yet"
+        return None if bundle in _bundle_folders() else f"no bundle pretrained/{bundle} yet (or pass --bundle PATH)"
 
     def setup(x0s):
         from sympy_series_inverse.backends.neural import NeuralBackend
@@ -304,15 +365,15 @@ def _builtin() -> dict[str, Method]:
         "lookup", trained=False, description="series_inverse(model='lookup'): the ambiguity set from the enumerated grammar")
 
     def default_info():
-        return {"members": ["lookup", *sorted(_bundle_folders())],
-                "bundles": [_bundle_info(b) for b in sorted(_bundle_folders())]}
+        return {"members": ["lookup", *sorted(_shipped_bundles())],
+                "bundles": [_bundle_info(b) for b in sorted(_shipped_bundles())]}
 
     out["default"] = _series_inverse_method(
-        "default", trained=bool(_bundle_folders()), info=default_info,
+        "default", trained=bool(_shipped_bundles()), info=default_info,
         description="series_inverse(model='default'): lookup + every shipped bundle under one verifier")
     for bundle in sorted(set(EXPECTED_BUNDLES) | set(_bundle_folders())):
         def unavailable(bundle=bundle):
-            return None if bundle in _bundle_folders() else f"no bundle pretrained/{bundle} yet"
+            return None if bundle in _bundle_folders() else f"no bundle pretrained/{bundle} yet (or pass --bundle PATH)"
 
         out[bundle] = _series_inverse_method(
             bundle, trained=True, unavailable=unavailable, info=lambda bundle=bundle: _bundle_info(bundle),

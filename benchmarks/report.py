@@ -200,10 +200,17 @@ def matrix_table(results: list[dict], key: str) -> list[str]:
 # -- the paper's Table 1 ------------------------------------------------------------------------
 
 
-def _bundles() -> dict[str, Path]:
+def _bundles(results: list[dict] = ()) -> dict[str, Path | None]:
+    """Bundle name -> folder: shipped ones, and those results were run with (--bundle)."""
     from .methods import EXPECTED_BUNDLES, _bundle_folders
 
-    found = _bundle_folders()
+    found = dict(_bundle_folders())
+    repo = Path(__file__).resolve().parents[1]
+    for r in results:
+        info = (r.get("method") or {}).get("info") or {}
+        path = info.get("path")
+        if info.get("bundle") and path and info["bundle"] not in found and (repo / path).is_dir():
+            found[info["bundle"]] = repo / path
     return {name: found.get(name) for name in sorted(set(EXPECTED_BUNDLES) | set(found))}
 
 
@@ -223,13 +230,20 @@ def table1(results: list[dict]) -> list[str]:
         lines.append(f"| {name} | {loss} | paper: 'held-out 20 %' (its notebooks scored training rows, see NOTES.md) "
                      f"| paper, Table 1 | greedy | {em:.1f} | – | {ta:.1f} | {wmse:.0e} | – |")
     missing = []
-    for bundle, path in _bundles().items():
+    repo = Path(__file__).resolve().parents[1]
+    for bundle, path in _bundles(results).items():
         if path is None:
             missing.append(bundle)
             continue
         config = json.loads((path / "config.json").read_text(encoding="utf-8"))
         loss = config.get("training", {}).get("config", {}).get("loss", "?")
         backend = config.get("backend", "?")
+        try:
+            where = str(path.resolve().relative_to(repo))
+        except ValueError:
+            where = str(path)
+        if not where.startswith("pretrained/"):
+            backend += f", from {where}, not shipped"
         try:
             saved = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -276,7 +290,7 @@ def _pick_cases(results: list[dict], folder: Path):
     held-out suite when one exists (the paper's setting), else the best available method."""
     import gzip
 
-    preference = [f"{b}:greedy" for b in _bundles()] + list(_bundles()) + ["default", "lookup"]
+    preference = [f"{b}:greedy" for b in _bundles(results)] + list(_bundles(results)) + ["default", "lookup"]
     for method in preference:
         r = _find(results, "paper-heldout", method)
         if not r or "cases_file" not in r:

@@ -23,6 +23,9 @@ the case budget), ``crash`` (the method raised, or returned something that is no
 ``unsupported`` (the method's own cost guard refused the input), ``no-candidate``,
 ``parse-error`` (the top output is not an expression), ``unverified`` (the top candidate
 does not reproduce the given terms; the verifier's status is kept).
+
+Debugging a slow case: ``BENCHMARKS_STACK_DUMP=5`` makes each worker print its stack to
+stderr every 5 seconds (``faulthandler``).
 """
 
 from __future__ import annotations
@@ -217,6 +220,9 @@ def _failed_phase(kind: str, detail: str, latency: float, phase: str, row: Row) 
 
 
 def _worker_main(conn, method_name: str, rows: list[Row], x0s: list, settings: Settings) -> None:
+    if os.environ.get("BENCHMARKS_STACK_DUMP"):
+        import faulthandler
+        faulthandler.dump_traceback_later(float(os.environ["BENCHMARKS_STACK_DUMP"]), repeat=True, file=sys.__stderr__)
     try:
         method = get_method(method_name)
         started = time.perf_counter()

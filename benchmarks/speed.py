@@ -47,7 +47,7 @@ def _load() -> float:
 def _latency(models: list[str], rows: int) -> dict:
     from sympy_series_inverse import series_inverse
 
-    from .methods import _bundle_folders
+    from .methods import _shipped_bundles as _bundle_folders
     from .suites import read_suite
 
     sample = read_suite("paper-heldout").rows[:rows]

@@ -234,3 +234,54 @@ def test_existing_script_command_lines_parse():
         assert callable(module.main)
     with pytest.raises(SystemExit):
         engine_speed.main(["--help"])
+
+
+@pytest.fixture
+def tiny_bundle(tmp_path, monkeypatch):
+    """A random 1-layer bundle registered as model 'tiny-lstm' and seen by the harness as a
+    shipped bundle (methods tiny-lstm, tiny-lstm:greedy, tiny-lstm:beam)."""
+    torch = pytest.importorskip("torch")
+    from benchmarks import methods
+    from sympy_series_inverse import hookimpl, plugins
+    from sympy_series_inverse.backends.lstm import LSTMConfig, LSTMSeq2Seq
+    from sympy_series_inverse.backends.neural import NeuralBackend
+    from sympy_series_inverse.pretrained import save_bundle
+    from sympy_series_inverse.tokenizers import PrefixTokenizer
+
+    torch.manual_seed(0)
+    vocab = PrefixTokenizer().vocab
+    model_config = LSTMConfig(vocab_size=len(vocab), embedding_dim=8, hidden_size=16, num_layers=1, dropout=0.0)
+    config = {"name": "tiny-lstm", "backend": "lstm", "model": model_config.__dict__, "tokenizer": "prefix",
+              "grammar": "paper", "grammar_version": "1.0", "data_manifest_hash": "not-the-suites-data",
+              "decoding": {"max_len": 5, "length_penalty": "average", "constrained": True}}  # short: cheap to verify
+    path = save_bundle(tmp_path / "tiny-lstm", config, vocab, LSTMSeq2Seq(model_config), metrics={}, card="# tiny\n")
+
+    class Plugin:
+        @hookimpl
+        def register_models(self, register):
+            register("tiny-lstm", lambda: NeuralBackend(path))
+
+    monkeypatch.setattr(methods, "_bundle_folders", lambda: {"tiny-lstm": path})
+    name = plugins.register_plugin(Plugin())
+    try:
+        yield path
+    finally:
+        plugins.unregister_plugin(name)
+
+
+def test_neural_methods_with_a_tiny_bundle(tmp_path, tiny_bundle):
+    from benchmarks.report import table1
+
+    assert {"tiny-lstm", "tiny-lstm:greedy", "tiny-lstm:beam"} <= set(method_names())
+    for name in ("tiny-lstm:greedy", "tiny-lstm:beam", "tiny-lstm"):
+        result = runner.run("paper-heldout", name, limit=2, results_dir=tmp_path, settings=FAST, quiet=True)
+        _check_schema(result)
+        assert result["status"] == "ok" and result["label"] == "held-out" and result["method"]["trained"]
+        assert result["method"]["info"]["bundle"] == "tiny-lstm"
+        assert any("bundle tiny-lstm was trained on data set not-the-suit" in n for n in result["notes"])  # flagged
+        assert sum(result["summary"]["failures"]["full"].values()) == 2, result["summary"]["failures"]
+        assert "timeout" not in result["summary"]["failures"]["full"], result["summary"]["failures"]
+    greedy = json.loads((tmp_path / "paper-heldout__tiny-lstm+greedy.limit2.json").read_text())
+    assert greedy["summary"]["unweighted"]["token_accuracy"] is not None
+    lines = "\n".join(table1(load_results(tmp_path, include_limited=True)))
+    assert "| tiny-lstm (lstm, from " in lines and "this harness, `paper-heldout` | greedy |" in lines
