@@ -68,7 +68,7 @@ def cmd_run(args, argv: Sequence[str]) -> int:
         for method in methods:
             result = runner.run(suite, method, limit=args.limit, settings=settings, results_dir=args.results_dir,
                                 include_in_sample=args.include_in_sample, command=command, quiet=args.quiet)
-            stem = runner.result_stem(suite, method, args.limit)
+            stem = runner.result_stem(suite, method, args.limit, result["label"].startswith("in-sample (includes"))
             summary = result.get("summary") or {}
             block = summary.get("weighted") or summary.get("unweighted")
             if block:

@@ -406,9 +406,14 @@ def speed_section(folder: Path) -> list[str]:
     if not path.exists():
         return ["Not measured yet: run `python -m benchmarks speed`."]
     data = json.loads(path.read_text(encoding="utf-8"))
-    from .speed import speed_markdown
+    from .speed import ratios, speed_markdown
 
-    return speed_markdown(data).splitlines()
+    text = speed_markdown(data)
+    (folder / "speed.md").write_text(text, encoding="utf-8")
+    if data.get("ratios") != ratios(data["parts"]):  # keep the stored ratios those of the current formulas
+        data["ratios"] = ratios(data["parts"])
+        path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    return text.splitlines()
 
 
 # -- the README ---------------------------------------------------------------------------------------

@@ -428,8 +428,10 @@ def git_state() -> dict:
 # -- running ---------------------------------------------------------------------------------------
 
 
-def result_stem(suite: str, method: str, limit: int | None) -> str:
-    stem = f"{suite}__{method.replace(':', '+')}"
+def result_stem(suite: str, method: str, limit: int | None, in_sample: bool = False) -> str:
+    """``<suite>__<method>`` (``:`` becomes ``+``), ``.insample`` when training rows were
+    scored on request, ``.limitN`` for partial runs."""
+    stem = f"{suite}__{method.replace(':', '+')}" + (".insample" if in_sample else "")
     return f"{stem}.limit{limit}" if limit else stem
 
 
@@ -476,6 +478,9 @@ def run(suite_name: str, method_name: str, *, limit: int | None = None, settings
             skipped["training-split rows (in-sample for a trained method)"] = len(train)
     if limit:
         rows = rows[:limit]
+    if method.trained and not suite.in_sample and any(r.split == "valid" for r in rows):
+        notes.append("rows of the valid split were seen by the trainer for checkpoint selection (never trained on); "
+                     "the test split alone (per_split.test) is the clean held-out number")
     result = {
         "schema": SCHEMA,
         "status": "ok",
@@ -550,7 +555,8 @@ def _write(result: dict, records: list[dict] | None, results_dir: Path, limit: i
     from .report import result_markdown
 
     results_dir.mkdir(parents=True, exist_ok=True)
-    stem = result_stem(result["suite"]["name"], result["method"]["name"], limit)
+    stem = result_stem(result["suite"]["name"], result["method"]["name"], limit,
+                       result["label"].startswith("in-sample (includes"))
     if records is not None:
         cases = results_dir / "cases" / f"{stem}.jsonl.gz"
         cases.parent.mkdir(parents=True, exist_ok=True)

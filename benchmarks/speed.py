@@ -38,13 +38,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--samples", type=int, default=137_000, help="paper-protocol samples to generate (default: %(default)s)")
     p.add_argument("--beam-queries", type=int, default=64, help="sources for the beam comparison (default: %(default)s)")
     p.add_argument("--train-steps", type=int, default=20, help="trainer steps per round and side (default: %(default)s)")
+    p.add_argument("--bundle", action="append", metavar="PATH", help="also time series_inverse with this (unshipped) bundle")
 
 
 def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
+def _clear_caches() -> None:
+    from sympy.core.cache import clear_cache
+
+    from sympy_series_inverse import engine
+
+    engine._series.cache_clear()
+    engine._taylor.cache_clear()
+    clear_cache()
+
+
 def _latency(models: list[str], rows: int) -> dict:
+    """Per-query latency of series_inverse on the first paper-heldout rows. Caches are
+    cleared before each model's pass, so no model profits from another's expansions."""
     from sympy_series_inverse import series_inverse
 
     from .methods import _shipped_bundles as _bundle_folders
@@ -53,13 +66,14 @@ def _latency(models: list[str], rows: int) -> dict:
     sample = read_suite("paper-heldout").rows[:rows]
     out = {}
     for model in models:
-        if model == "default" and _bundle_folders():
+        if model != "lookup" and (model != "default" or _bundle_folders()):
             import torch
 
             torch.set_num_threads(1)
         t = time.perf_counter()
         series_inverse(sample[0].series, model=model)  # build the model and its tables outside the clock
         warm = time.perf_counter() - t
+        _clear_caches()
         times, verified = [], 0
         for row in sample:
             t = time.perf_counter()
@@ -69,7 +83,8 @@ def _latency(models: list[str], rows: int) -> dict:
         times.sort()
         out[model] = {"rows": len(sample), "median_s": statistics.median(times),
                       "p95_s": times[min(len(times) - 1, int(0.95 * len(times)))], "warm_up_s": warm,
-                      "verified": verified, "members": ["lookup", *sorted(_bundle_folders())] if model == "default" else [model]}
+                      "verified": verified,
+                      "members": ["lookup", *sorted(_bundle_folders())] if model == "default" else [model]}
     return out
 
 
@@ -84,6 +99,9 @@ def main(args, command: str) -> int:
         "train_steps": 5 if args.quick else args.train_steps,
     }
     parts = args.only or list(PARTS)
+    from .methods import add_bundle
+
+    bundles = [add_bundle(path) for path in (args.bundle or ())]
     result: dict = {"schema": "benchmarks.speed/1", "command": command, "git": git_state(), "machine": machine(),
                     "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "sizes": sizes,
                     "quick": bool(args.quick), "parts": {}, "ratios": {}}
@@ -96,7 +114,7 @@ def main(args, command: str) -> int:
 
                 r = measure(order=7, limit=sizes["engine_limit"], echo=lambda s: print(s, file=sys.stderr))
             elif part == "latency":
-                r = _latency(["lookup", "default"], sizes["latency_rows"])
+                r = _latency(["lookup", "default", *bundles], sizes["latency_rows"])
             elif part == "data":
                 from .data_speed import measure
 
@@ -133,7 +151,7 @@ def ratios(parts: dict) -> dict:
     out = {}
     e = parts.get("engine", {})
     if "speedup_median" in e:
-        out["engine_vs_sympy_series"] = e["speedup_median"].get(e.get("default_tier"))
+        out["engine_vs_sympy_series"] = e["speedup_median"].get("default")
         out["engine_ring_vs_sympy_series"] = e["speedup_median"].get("ring")
     lat = parts.get("latency", {})
     if e.get("median_s", {}).get("sympy"):
@@ -157,7 +175,8 @@ def _f(v, fmt="{:.1f}") -> str:
 
 
 def speed_markdown(data: dict) -> str:
-    p, r = data["parts"], data["ratios"]
+    p = data["parts"]
+    r = ratios(p)  # derived from the stored measurements, so a fixed formula applies to old files too
     m = data["machine"]
     lines = [
         f"Measured in one run by `{data['command']}` at commit `{(data['git'].get('commit') or '')[:12]}`"
@@ -188,8 +207,8 @@ def speed_markdown(data: dict) -> str:
         if isinstance(v, dict) and "median_s" in v:
             key = f"series_inverse_{model}_in_sympy_series_calls"
             lines.append(
-                f"| `series_inverse(model='{model}')` latency, in `sympy.series` calls | {_f(r.get(key), '{:.2f}')} | "
-                f"median {1e3 * v['median_s']:.1f} ms, p95 {1e3 * v['p95_s']:.1f} ms over {v['rows']} paper-heldout "
+                f"| `series_inverse(model='{model}')` latency, in `sympy.series` calls | {_f(r.get(key), '{:.3g}')} | "
+                f"median {1e3 * v['median_s']:.2f} ms, p95 {1e3 * v['p95_s']:.2f} ms over {v['rows']} paper-heldout "
                 f"queries (members: {', '.join(v['members'])}); {v['verified']} answered with a verified function; "
                 f"warm-up {v['warm_up_s']:.1f} s | {load('latency')} |")
     d = p.get("data", {})
