@@ -65,8 +65,9 @@ def series_inverse(
             returned after the verified ones, with their status.
         details: return :class:`~sympy_series_inverse.rank.Candidate` records instead of
             bare expressions.
-        timeout: seconds for the whole call; candidates not verified in time are reported
-            as ``"over-budget"``, never as verified.
+        timeout: seconds for the whole call (not counting the one-time loading of a
+            model); candidates not verified in time are reported as ``"over-budget"``,
+            never as verified.
         candidate_budget: seconds for verifying one candidate.
         policy: the ranking policy name (see :mod:`sympy_series_inverse.rank`).
 
@@ -114,7 +115,10 @@ def series_inverse(
 
         get_grammar(grammar)  # an unknown name fails here, listing the known ones
     shown = series.truncate(series.n - holdout) if holdout else series
+    loading = time.monotonic()
     backend = get_model(model)
+    # Loading a model happens once per process; it does not eat this call's budget.
+    deadline += time.monotonic() - loading
     proposals = backend.propose(shown, beam_size=beam_size, grammars=[grammar] if grammar else None, deadline=deadline)
     candidates = _assess(proposals, series, deadline, candidate_budget)
     ranked = rank(candidates, policy, series)
