@@ -58,7 +58,7 @@ from .series import SeriesData
 from .tokenizers import EOS, PAD, SOS, SPECIALS, Vocab
 from .verify import verify
 
-__all__ = ["TrainConfig", "Trainer", "evaluate_bundle", "model_card", "build_parser", "main"]
+__all__ = ["TrainConfig", "Trainer", "evaluate_bundle", "model_card", "build_parser", "lstm_in_fp32", "main"]
 
 CHECKPOINT_FORMAT = 1
 BUCKET_BATCHES = 16  # length-sort within chunks of this many batches
@@ -420,21 +420,28 @@ class Trainer:
 
     def _autocast(self):
         if self.bf16:
-            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def _probe_bf16(self) -> None:
-        """Run one tiny step under bf16 autocast; fall back to float32 where the LSTM kernel refuses."""
-        src, src_len, tgt_in, tgt_out, _ = self.train.batch(torch.arange(min(2, len(self.train))))
-        try:
-            with self._autocast():
-                logits = self.net(src, src_len, tgt_in)
-            losses.cross_entropy(logits, tgt_out).backward()
-        except RuntimeError as e:
-            warnings.warn(f"bf16 autocast refused by a kernel ({e}); training in float32", stacklevel=2)
-            self.bf16 = False
-        finally:
-            self.net.zero_grad(set_to_none=True)
+        """One tiny step under bf16 autocast. Where the LSTM kernel refuses bf16, the LSTMs
+        run in float32 (the rest stays bf16); if that fails too, everything is float32."""
+        for attempt in ("bf16", "lstm-fp32"):
+            src, src_len, tgt_in, tgt_out, _ = self.train.batch(torch.arange(min(2, len(self.train))))
+            try:
+                with self._autocast():
+                    logits = self.net(src, src_len, tgt_in)
+                losses.cross_entropy(logits, tgt_out).backward()
+                return
+            except RuntimeError as e:
+                if attempt == "bf16":
+                    warnings.warn(f"the LSTM kernel refused bf16 ({e}); running the LSTMs in float32", stacklevel=2)
+                    lstm_in_fp32(self.net, self.device.type)
+                else:
+                    warnings.warn(f"bf16 autocast failed ({e}); training in float32", stacklevel=2)
+                    self.bf16 = False
+            finally:
+                self.net.zero_grad(set_to_none=True)
 
     def _parse(self, tokens):
         return self.tokenizer.decode_function(tokens, self.x)
@@ -678,6 +685,33 @@ def _initial_weights(path: str) -> dict:
         return load_file(str(p / "model.safetensors"))
     state = torch.load(p, map_location="cpu", weights_only=True)
     return state["model"] if isinstance(state, dict) and "model" in state and "optimizer" in state else state
+
+
+def lstm_in_fp32(module: torch.nn.Module, device_type: str = "cuda") -> int:
+    """Make every ``nn.LSTM`` inside ``module`` run in float32 under autocast (inputs and
+    states cast up, autocast off inside); returns how many were wrapped. Weights stay float32
+    throughout, so checkpoints and bundles are unchanged."""
+    from torch.nn.utils.rnn import PackedSequence
+
+    def wrap(lstm):
+        plain = lstm.forward
+
+        def forward(input, hx=None):
+            with torch.autocast(device_type=device_type, enabled=False):
+                if isinstance(input, PackedSequence):
+                    input = input._replace(data=input.data.float())
+                else:
+                    input = input.float()
+                if hx is not None:
+                    hx = tuple(h.float() for h in hx)
+                return plain(input, hx)
+
+        lstm.forward = forward
+
+    lstms = [m for m in module.modules() if isinstance(m, torch.nn.LSTM)]
+    for m in lstms:
+        wrap(m)
+    return len(lstms)
 
 
 def _norm(v):

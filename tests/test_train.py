@@ -165,6 +165,23 @@ def test_trainer_steps_with_each_loss(data, tmp_path, loss):
     assert any(not torch.equal(a, b) for a, b in zip(before, trainer.net.parameters()))
 
 
+def test_lstms_can_run_in_float32_under_bf16_autocast():
+    from sympy_series_inverse.train import lstm_in_fp32
+
+    _, model = _tiny_model()
+    src, lengths, tgt = torch.tensor([[4, 10, 6], [4, 11, 0]]), torch.tensor([3, 2]), torch.tensor([[1, 27], [1, 44]])
+    reference = model(src, lengths, tgt)
+    assert lstm_in_fp32(model, "cpu") == 2
+    seen = []
+    model.decoder.register_forward_hook(lambda m, i, o: seen.append(o[0].dtype))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model(src, lengths, tgt)
+    assert seen == [torch.float32] and logits.dtype == torch.bfloat16  # LSTM in float32, output layer in bf16
+    assert torch.allclose(logits.float(), reference, atol=0.05)
+    logits.float().sum().backward()
+    assert all(p.grad is None or torch.isfinite(p.grad).all() for p in model.parameters())
+
+
 def test_bad_settings_are_rejected():
     with pytest.raises(InputError, match="unknown loss"):
         TrainConfig(loss="nope")
