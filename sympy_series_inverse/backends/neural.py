@@ -29,6 +29,7 @@ class NeuralConfig:
     length_penalty: str = "average"
     constrained: bool = True
     device: str = "cpu"
+    threads: int | None = 1  # CPU threads for one search; small batches gain nothing from more
 
 
 class NeuralBackend:
@@ -70,10 +71,16 @@ class NeuralBackend:
         vocab = self.bundle.vocab
         src, lengths = self._source(batch)
         with self._lock, torch.inference_mode():
-            hyps = dec.beam_search(
-                self.bundle.module, src, lengths, beam_size=beam_size, sos_id=vocab.id(SOS), eos_id=vocab.id(EOS),
-                max_len=self.config.max_len, length_penalty=self.config.length_penalty, constraint=self._constraint,
-            )
+            previous = torch.get_num_threads()
+            if self.config.threads:
+                torch.set_num_threads(self.config.threads)
+            try:
+                hyps = dec.beam_search(
+                    self.bundle.module, src, lengths, beam_size=beam_size, sos_id=vocab.id(SOS), eos_id=vocab.id(EOS),
+                    max_len=self.config.max_len, length_penalty=self.config.length_penalty, constraint=self._constraint,
+                )
+            finally:
+                torch.set_num_threads(previous)
         return [[(tuple(vocab.decode(h.tokens)), float(h.score)) for h in row] for row in hyps]
 
     def propose(self, series: SeriesData, *, beam_size: int = 10, grammars=None, deadline=None) -> list[Proposal]:
