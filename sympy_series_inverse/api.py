@@ -137,7 +137,7 @@ def _assess(proposals: Sequence[Proposal], series: SeriesData, deadline: float, 
             try:
                 expr = _NOTATIONS[p.notation](p.tokens or (), symbols)
             except (ParseError, KeyError) as e:
-                out.append(Candidate(None, False, 0, None, p.score, 0, p.source, "parse-error", str(e), p.grammar))
+                out.append(Candidate(None, False, 0, None, p.score, 0, p.source, "parse-error", str(e), p.grammar, p.calibrated))
                 continue
         if expr in seen:  # verify each distinct expression once
             v = seen[expr]
@@ -146,6 +146,9 @@ def _assess(proposals: Sequence[Proposal], series: SeriesData, deadline: float, 
         else:
             v = seen[expr] = verify(expr, series, budget=budget, deadline=deadline)
         out.append(
-            Candidate(expr, v.verified, v.matched, v.first_mismatch, p.score, complexity(expr), p.source, v.status, v.reason, p.grammar)
+            Candidate(
+                expr, v.verified, v.matched, v.first_mismatch, p.score, complexity(expr), p.source, v.status, v.reason,
+                p.grammar, p.calibrated,
+            )
         )
     return out

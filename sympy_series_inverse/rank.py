@@ -4,14 +4,19 @@ The policy ``"verified-first"`` (the default) orders candidates by
 
 1. verified before unverified;
 2. more leading terms matched;
-3. higher backend score (log-probability, or log grammar prior for lookup);
-4. lower complexity (fewer expression-tree nodes);
-5. SymPy's canonical sort order, so that ties are broken deterministically.
+3. calibrated scores (the log of the function's probability under its grammar, which
+   lookup knows exactly) before uncalibrated ones (a network's log-probability of its
+   tokens): the two scales are not comparable, and among the functions that share the
+   given series the grammar prior is what makes the most probable one come first;
+4. higher score;
+5. lower complexity (fewer expression-tree nodes);
+6. SymPy's canonical sort order, so that ties are broken deterministically.
 
 Candidates that are the same function are merged first: structurally equal expressions
 always; differently written ones (``sin(2*x)/2`` and ``sin(x)*cos(x)``) when their series
 agree well beyond the given order and ``simplify`` proves the difference zero within a
-small size budget. The merged candidate keeps the best score and lists every source.
+small size budget. The merged candidate keeps the calibrated score if either has one (else
+the best score) and lists every source.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ class Candidate:
     status: str
     reason: str = ""
     grammar: str | None = None
+    calibrated: bool = False
 
     def __str__(self) -> str:
         return str(self.expr)
@@ -55,7 +61,7 @@ class Candidate:
 
 def _verified_first(c: Candidate) -> tuple:
     expr_key = sympy.default_sort_key(c.expr) if c.expr is not None else ()
-    return (not c.verified, -c.matched, -c.score, c.complexity, expr_key)
+    return (not c.verified, -c.matched, not c.calibrated, -c.score, c.complexity, expr_key)
 
 
 #: policy name -> sort key (smaller sorts first)
@@ -66,7 +72,7 @@ _EXTRA_TERMS = 8
 
 
 def _merge(a: Candidate, b: Candidate) -> Candidate:
-    best, other = (a, b) if a.score >= b.score else (b, a)
+    best, other = (a, b) if (a.calibrated, a.score) >= (b.calibrated, b.score) else (b, a)
     sources = list(dict.fromkeys(best.source.split(", ") + other.source.split(", ")))
     return replace(best, source=", ".join(sources))
 

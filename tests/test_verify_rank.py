@@ -69,3 +69,14 @@ def test_dedupe_merges_equal_functions_and_sources():
 def test_scores_may_be_minus_infinity():
     ranked = rank([_c(cos(x), score=-math.inf), _c(cos(x) + x**9, score=-1.0)])
     assert ranked[0].expr == cos(x) + x**9
+
+
+def test_calibrated_prior_outranks_an_uncalibrated_network_score():
+    from dataclasses import replace
+
+    prior = replace(_c(x**3, score=-2.6, source="lookup[paper]"), calibrated=True)
+    network = _c(x**3 * cos(x), score=-0.1, source="paper-lstm")
+    both = replace(_c(x**3 * cos(x), score=-5.0, source="lookup[paper]"), calibrated=True)
+    ranked = rank([network, prior, both])
+    assert [c.expr for c in ranked] == [x**3, x**3 * cos(x)]
+    assert ranked[1].score == -5.0 and set(ranked[1].source.split(", ")) == {"lookup[paper]", "paper-lstm"}

@@ -29,6 +29,7 @@ class Proposal:
     tokens: tuple[str, ...] | None = None
     notation: str = "prefix"
     grammar: str | None = None
+    calibrated: bool = False  # score is the log of the function's probability under its grammar
 
 
 @runtime_checkable

@@ -206,5 +206,5 @@ class LookupBackend:
                 if g.variable != series.x:
                     expr = expr.xreplace({g.variable: series.x})
                 prior = table.priors[i]
-                out.append(Proposal(math.log(prior) if prior > 0 else -math.inf, f"lookup[{name}]", expr=expr, grammar=name))
+                out.append(Proposal(math.log(prior) if prior > 0 else -math.inf, f"lookup[{name}]", expr=expr, grammar=name, calibrated=True))
         return out
