@@ -54,13 +54,13 @@ from sympy import symbols, sinh, atan, cosh
 from sympy_series_inverse import plugins, series_inverse
 warnings.simplefilter("error", plugins.PluginWarning)  # a plugin that fails to load: fatal here
 x = symbols("x")
-top = series_inverse(x*sinh(x), n=8, grammar="hyperbolic", details=True)[0]
+top = series_inverse(x*sinh(x), n=8, grammar="hyperbolic", details=True, timeout=120)[0]
 print(json.dumps({
     "grammars": plugins.names("grammar"),
     "origin": plugins.origin("grammar", "hyperbolic"),
     "expr": str(top.expr), "verified": top.verified, "source": top.source,
-    "paper_only": [str(e) for e in series_inverse(x*sinh(x), n=8, grammar="paper")],
-    "both": [str(e) for e in series_inverse(atan(x)*cosh(x), n=8)],
+    "paper_only": [str(e) for e in series_inverse(x*sinh(x), n=8, grammar="paper", timeout=120)],
+    "both": [str(e) for e in series_inverse(atan(x)*cosh(x), n=8, timeout=120)],
 }))
 """
 

@@ -197,7 +197,10 @@ class LookupBackend:
         keys = tuple(_key(c) for c in series.coeffs)
         out: list[Proposal] = []
         for name in self._grammar_names(grammars):
-            table = self.table(name, series.x0)
+            loading = time.monotonic()
+            table = self.table(name, series.x0)  # enumerates the grammar once per process
+            if deadline is not None:
+                deadline += time.monotonic() - loading  # one-time work, like loading a model
             table.build(deadline)
             g = table.grammar
             hits = sorted(table.matches(keys), key=lambda i: -table.priors[i])[: self.config.max_results]
