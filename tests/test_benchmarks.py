@@ -285,3 +285,10 @@ def test_neural_methods_with_a_tiny_bundle(tmp_path, tiny_bundle):
     assert greedy["summary"]["unweighted"]["token_accuracy"] is not None
     lines = "\n".join(table1(load_results(tmp_path, include_limited=True)))
     assert "| tiny-lstm (lstm, from " in lines and "this harness, `paper-heldout` | greedy |" in lines
+
+
+def test_a_suite_file_is_what_make_suites_builds():
+    from benchmarks.suites import make_suites
+
+    # the cheapest suite; `python -m benchmarks make-suites --check` compares all of them
+    assert make_suites(["ood-elementary"], check=True, echo=lambda s: None) == 0
