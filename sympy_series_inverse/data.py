@@ -14,7 +14,9 @@ Modes:
 Splits are by *function class*: functions whose truncated series agree at the lowest order
 (and therefore at every lower order) form one class, and a class lands in exactly one of
 train / valid / test. So no function, and no function with the same truncated series, is
-in two splits; the overlap check is written into the manifest. ``--split by-sample`` is the
+in two splits; the overlap check is written into the manifest. The classes of the grammar's
+base terms train by default (``--base-terms train``): a model is then tested on new
+compositions of primitives it has seen, and the product's shipped models know ``cos(x)``. ``--split by-sample`` is the
 paper's own protocol (rows drawn at random, so test rows repeat training rows) and is
 labelled in-sample wherever it is reported.
 
@@ -55,6 +57,7 @@ __all__ = ["Sample", "generate", "read_split", "read_manifest", "DATA_FORMAT", "
 
 DATA_FORMAT = 1
 SPLITS = ("train", "valid", "test")
+BASE_TERMS = ("train", "shuffled")
 
 
 @dataclass(frozen=True)
@@ -71,12 +74,17 @@ def _class_key(coeffs: Sequence) -> tuple:
     return tuple(coeffs)
 
 
-def _assign_classes(classes: list[tuple], fractions: Sequence[float], seed: int) -> dict[tuple, str]:
-    order = sorted(classes, key=repr)
+def _assign_classes(classes: list[tuple], fractions: Sequence[float], seed: int, pinned=frozenset()) -> dict[tuple, str]:
+    """Shuffle the classes into train / valid / test by ``fractions`` of all classes; the
+    ``pinned`` ones go to train first (and count towards its share)."""
+    total = len(classes)
+    order = sorted((c for c in classes if c not in pinned), key=repr)
     random.Random(seed).shuffle(order)
-    cut1 = round(len(order) * fractions[0])
-    cut2 = cut1 + round(len(order) * fractions[1])
-    return {c: ("train" if i < cut1 else "valid" if i < cut2 else "test") for i, c in enumerate(order)}
+    free_train = max(0, round(total * fractions[0]) - len(pinned))
+    cut2 = free_train + round(total * fractions[1])
+    out = {c: "train" for c in classes if c in pinned}
+    out.update({c: ("train" if i < free_train else "valid" if i < cut2 else "test") for i, c in enumerate(order)})
+    return out
 
 
 def _expand_chunk(args) -> list[tuple]:
@@ -125,12 +133,16 @@ def generate(
     seed: int = 0,
     split: str = "by-function",
     fractions: Sequence[float] = (0.8, 0.1, 0.1),
+    base_terms: str = "train",
     progress: bool = False,
     workers: int | None = None,
 ) -> dict:
     """Generate a dataset folder; returns its manifest. See the module docstring.
 
-    ``workers`` processes expand the series (default: every core)."""
+    ``base_terms="train"`` puts the classes of the grammar's base terms (for the paper:
+    x, x**2, x**3, sin x, cos x, exp x) in train, so held-out functions test composition of
+    seen primitives rather than primitives never seen; ``"shuffled"`` splits them like any
+    other class. ``workers`` processes expand the series (default: every core)."""
     grammar = get_grammar(grammar) if isinstance(grammar, str) else grammar
     if mode not in ("paper", "dedup"):
         raise InputError(f"unknown mode {mode!r}; known: paper, dedup")
@@ -140,6 +152,8 @@ def generate(
         raise InputError(f"orders must be non-negative integers, got {orders!r}")
     if len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-9 or min(fractions) < 0:
         raise InputError(f"fractions must be three non-negative numbers summing to 1, got {fractions!r}")
+    if base_terms not in BASE_TERMS:
+        raise InputError(f"unknown base_terms {base_terms!r}; known: {', '.join(BASE_TERMS)}")
     if not grammar.is_finite:
         raise InputError(f"grammar {grammar.name!r} is not finite; only enumerable grammars are supported so far")
     orders = sorted(set(orders))
@@ -147,7 +161,9 @@ def generate(
     rows = _expansions(grammar, orders, workers, progress)
     if progress:
         print(f"{grammar.name}: {len(rows)} analytic functions, orders {orders}")
-    assignment = _assign_classes(sorted({key for _, _, key in rows}, key=repr), fractions, seed)
+    bases = {*grammar.base_terms, *(sympy.expand(t) for t in grammar.base_terms)}
+    pinned = frozenset(key for f, _, key in rows if f.expr in bases) if base_terms == "train" else frozenset()
+    assignment = _assign_classes(sorted({key for _, _, key in rows}, key=repr), fractions, seed, pinned)
     rng = random.Random(seed)
 
     def samples_iter() -> Iterator[tuple[str, Sample]]:
@@ -167,7 +183,7 @@ def generate(
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         counts = _write_rows(tmp, _progress(samples_iter(), samples if mode == "paper" else len(rows) * len(orders), progress, "writing"), split, seed, fractions)
-        manifest = _manifest(tmp, grammar, mode, orders, samples, seed, split, fractions, counts)
+        manifest = _manifest(tmp, grammar, mode, orders, samples, seed, split, fractions, counts, base_terms)
         stats = statistics(grammar, orders, rows)
         stats["tokens"] = token_statistics(tmp, grammar)
         (tmp / "stats.json").write_text(json.dumps(stats, indent=1), encoding="utf-8")
@@ -230,7 +246,7 @@ def _overlap(folder: Path) -> dict[str, int]:
     }
 
 
-def _manifest(folder, grammar, mode, orders, samples, seed, split, fractions, counts) -> dict:
+def _manifest(folder, grammar, mode, orders, samples, seed, split, fractions, counts, base_terms) -> dict:
     files = {f"{name}.jsonl": _sha256(folder / f"{name}.jsonl") for name in SPLITS}
     content = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
     return {
@@ -250,6 +266,7 @@ def _manifest(folder, grammar, mode, orders, samples, seed, split, fractions, co
             "fractions": list(fractions),
             "in_sample": split == "by-sample",
             "class": "functions with equal series to the lowest order" if split == "by-function" else None,
+            "base_terms": base_terms if split == "by-function" else None,
         },
         "counts": counts,
         "overlap": _overlap(folder),
@@ -349,6 +366,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     g.add_argument("--seed", type=int, default=0, help="seed for draws and the split (default: %(default)s)")
     g.add_argument("--split", choices=("by-function", "by-sample"), default="by-function", help="by-sample is the paper's in-sample protocol")
     g.add_argument("--fractions", type=float, nargs=3, default=[0.8, 0.1, 0.1], metavar=("TRAIN", "VALID", "TEST"))
+    g.add_argument("--base-terms", choices=BASE_TERMS, default="train",
+                   help="train: the grammar's base terms (sin x, cos x, ...) always train, so the held-out split "
+                        "tests composition; shuffled: split like any function (default: %(default)s)")
     g.add_argument("--out", required=True, help="output folder (replaced atomically)")
     s = sub.add_parser("stats", help="print a dataset's manifest counts and statistics")
     s.add_argument("folder")
@@ -356,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "generate":
         manifest = generate(
             args.grammar, args.out, mode=args.mode, orders=args.orders, samples=args.samples, seed=args.seed,
-            split=args.split, fractions=args.fractions, progress=True,
+            split=args.split, fractions=args.fractions, base_terms=args.base_terms, progress=True,
         )
         print(json.dumps({k: manifest[k] for k in ("counts", "overlap", "content_hash")}, indent=1))
     else:

@@ -76,6 +76,7 @@ class TrainConfig:
     data: str | None = None
     data_seed: int = 0
     orders: tuple[int, ...] = (4, 5, 6)
+    base_terms: str = "train"
     # model (paper section 5.1)
     backend: str = "lstm"
     tokenizer: str = "prefix"
@@ -177,12 +178,14 @@ def prepare_data(cfg: TrainConfig, rank: int = 0, world: int = 1) -> Path:
         grammar = get_grammar(cfg.grammar)
         try:
             m = read_manifest(path)
-            fresh = (m["grammar"], m["grammar_digest"], m["mode"], m["seed"], tuple(m["orders"]), m["split"]["method"]) == (
-                grammar.name, grammar.digest, "dedup", cfg.data_seed, tuple(sorted(set(cfg.orders))), "by-function")
+            fresh = (m["grammar"], m["grammar_digest"], m["mode"], m["seed"], tuple(m["orders"]), m["split"]["method"],
+                     m["split"].get("base_terms", "shuffled")) == (
+                grammar.name, grammar.digest, "dedup", cfg.data_seed, tuple(sorted(set(cfg.orders))), "by-function", cfg.base_terms)
         except (InputError, KeyError):
             fresh = False
         if not fresh:
-            generate(grammar, path, mode="dedup", orders=cfg.orders, seed=cfg.data_seed, split="by-function")
+            generate(grammar, path, mode="dedup", orders=cfg.orders, seed=cfg.data_seed, split="by-function",
+                     base_terms=cfg.base_terms)
     if world > 1:
         dist.barrier()
     return path
@@ -1006,6 +1009,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "default: generate the dedup, by-function set into RUN_DIR/data")
     g.add_argument("--data-seed", type=int, default=d.data_seed, help="seed of the generated split (default: %(default)s)")
     g.add_argument("--orders", type=int, nargs="+", default=list(d.orders), help="orders k of the generated set (default: %(default)s)")
+    g.add_argument("--base-terms", choices=("train", "shuffled"), default=d.base_terms,
+                   help="train: the grammar's base terms always train (held-out tests composition); shuffled: "
+                        "split like any function, as the first shipped bundles were (default: %(default)s)")
     g = p.add_argument_group("model (paper section 5.1)")
     g.add_argument("--backend", default=d.backend, help="neural architecture: lstm or lstm-attention (default: %(default)s)")
     g.add_argument("--tokenizer", default=d.tokenizer, help="prefix (fixed vocabulary) or paper (infix, vocabulary from "
@@ -1095,7 +1101,8 @@ def _data_for_bundle(bundle: Path, data: str | None, run_dir: str | None) -> Pat
         path = Path(run_dir or Path("runs") / "eval-data") / f"{rec['grammar']}-{rec['mode']}-{rec['seed']}-{rec['content_hash'][:12]}"
         if not (path / "manifest.json").exists():
             generate(rec["grammar"], path, mode=rec["mode"], orders=rec["orders"], seed=rec["seed"], split=rec["split"]["method"],
-                     fractions=rec["split"].get("fractions", (0.8, 0.1, 0.1)))
+                     fractions=rec["split"].get("fractions", (0.8, 0.1, 0.1)),
+                     base_terms=rec["split"].get("base_terms") or "shuffled")  # recorded since base_terms existed
     found = read_manifest(path)["content_hash"]
     if found != config.get("data_manifest_hash"):
         warnings.warn(f"{path}: data hash {found[:12]} differs from the bundle's {str(config.get('data_manifest_hash'))[:12]}", stacklevel=2)

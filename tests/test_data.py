@@ -33,6 +33,31 @@ def test_no_shared_truncated_series_across_splits(dedup):
     assert all(len(v) == 1 for v in keys.values())
 
 
+def _functions(folder, split):
+    return {s.function for s in read_split(folder, split)}
+
+
+def test_base_terms_train_by_default_and_fractions_hold(dedup):
+    from sympy import cos, exp, sin, symbols
+
+    x = symbols("x")
+    assert read_manifest(dedup)["split"]["base_terms"] == "train"
+    assert {x, x**2, x**3, sin(x), cos(x), exp(x)} <= _functions(dedup, "train")
+    counts = read_manifest(dedup)["counts"]
+    assert counts["train"] / sum(counts.values()) == pytest.approx(0.8, abs=0.03)  # fractions are of classes
+
+
+def test_base_terms_shuffled_reproduces_the_first_split(tmp_path):
+    from sympy import cos, symbols
+
+    m = generate("paper", tmp_path / "s", mode="dedup", seed=0, base_terms="shuffled")
+    # the split the first shipped bundles were trained on (cos(x) held out)
+    assert m["content_hash"] == "b8ddfb8421983fb370023e8c6d6f6165b5e39cf1fcaeab513b04a99d818e3085"
+    assert cos(symbols("x")) in _functions(tmp_path / "s", "test")
+    with pytest.raises(InputError, match="base_terms"):
+        generate("paper", tmp_path / "bad", base_terms="valid")
+
+
 def test_rows_are_exact(dedup):
     sample = next(read_split(dedup, "test"))
     x = sorted(sample.function.free_symbols, key=str)[0] if sample.function.free_symbols else None
