@@ -46,7 +46,7 @@ _SYMBOLS = {"x": X}
 
 # The trainer's defaults (sympy_series_inverse/train.py: prepare_data): dedup mode, orders
 # 4-6, seed 0, split by function class, fractions 0.8 / 0.1 / 0.1.
-DATASET = {"grammar": "paper", "mode": "dedup", "orders": (4, 5, 6), "seed": 0, "split": "by-function"}
+DATASET = {"grammar": "paper", "mode": "dedup", "orders": (4, 5, 6), "seed": 0, "split": "by-function", "base_terms": "train"}
 DATASET_COMMAND = "python -m sympy_series_inverse.data generate --grammar paper --mode dedup --seed 0 --out DIR"
 IN_SAMPLE_ROWS, IN_SAMPLE_SEED = 500, 0  # as TrainConfig.in_sample_rows and evaluate_bundle(draw_seed=0)
 NOISE = 1e-9
@@ -189,7 +189,7 @@ class _Context:
         self.grammar = get_grammar(DATASET["grammar"])
         self.manifest = data.generate(
             self.grammar, folder, mode=DATASET["mode"], orders=DATASET["orders"], seed=DATASET["seed"],
-            split=DATASET["split"], workers=1,
+            split=DATASET["split"], base_terms=DATASET["base_terms"], workers=1,
         )
         self.folder = folder
         self.split_of: dict[str, str] = {}
