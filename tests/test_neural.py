@@ -50,6 +50,40 @@ def test_bundle_round_trip_and_constrained_proposals(tiny_bundle):
     assert backend.propose(normalize(cos(x)), beam_size=3, grammars=["other"]) == []
 
 
+@pytest.mark.parametrize("backend_name", ["lstm", "lstm-attention"])
+def test_bfloat16_precision_proposes_with_float32_scores(tmp_path, backend_name):
+    from sympy_series_inverse.backends.lstm_attention import LSTMAttentionConfig, LSTMAttentionSeq2Seq
+
+    torch.manual_seed(0)
+    vocab = PrefixTokenizer().vocab
+    cfg_cls, net_cls = (LSTMConfig, LSTMSeq2Seq) if backend_name == "lstm" else (LSTMAttentionConfig, LSTMAttentionSeq2Seq)
+    model_config = cfg_cls(vocab_size=len(vocab), embedding_dim=8, hidden_size=16, num_layers=2, dropout=0.0)
+    config = {"name": "tiny", "backend": backend_name, "model": model_config.__dict__, "tokenizer": "prefix",
+              "grammar": "paper", "grammar_version": "1.0", "decoding": {"max_len": 12}}
+    path = save_bundle(tmp_path / "tiny", config, vocab, net_cls(model_config), metrics={}, card="# tiny\n")
+    exact = NeuralBackend(path)
+    fast = NeuralBackend(path, precision="bfloat16")
+    assert exact.precision == "float32" and fast.precision == "bfloat16"
+    assert next(fast.bundle.module.parameters()).dtype == torch.bfloat16
+    series = normalize(cos(x), n=6)
+    src, lengths = fast._source([series])
+    with torch.inference_mode():
+        steps = [b.bundle.module.decode_step(torch.tensor([1]), b.bundle.module.encode(src, lengths))[0] for b in (exact, fast)]
+    assert steps[1].dtype == torch.float32
+    assert torch.allclose(steps[0], steps[1], atol=0.05)  # the same model, rounded
+    got = fast.decode([series], 5)[0]
+    assert 1 <= len(got) <= 5 and all(isinstance(score, float) for _, score in got)
+
+
+def test_precision_is_checked(tiny_bundle):
+    from sympy_series_inverse import InputError
+    from sympy_series_inverse.backends.neural import native_bf16
+
+    with pytest.raises(InputError, match="precision"):
+        NeuralBackend(tiny_bundle, precision="float16")
+    assert NeuralBackend(tiny_bundle, precision="auto").precision == ("bfloat16" if native_bf16() else "float32")
+
+
 def test_bundle_through_series_inverse(tiny_bundle):
     class Plugin:
         @hookimpl

@@ -141,7 +141,7 @@ class LSTMSeq2Seq(nn.Module):
         """Feed one token per row (``tokens`` [N]); return log-probabilities of the next
         token [N, V] and the new state."""
         s, state = lstm_step(self.decoder, self.drop(self.embed(tokens)), state)  # s: [N, H]
-        return F.log_softmax(self.out(s), dim=-1), state
+        return F.log_softmax(self.out(s).float(), dim=-1), state  # float32 even from a bfloat16 model
 
     def reorder_state(self, state: LSTMState, index: torch.Tensor) -> LSTMState:
         """Rows ``index`` [N'] of the state (selects, repeats and permutes hypotheses)."""

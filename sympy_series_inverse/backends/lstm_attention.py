@@ -107,7 +107,7 @@ class LSTMAttentionSeq2Seq(nn.Module):
         s, (h, c) = lstm_step(self.decoder, self.drop(self.embed(tokens)), (state.h, state.c))  # s: [N, H]
         context, _ = self.attend(s.unsqueeze(1), state.keys, state.memory, state.mask)  # [N, 1, H]
         logits = self.out(torch.cat([s, context.squeeze(1)], dim=-1))  # [N, V]
-        return F.log_softmax(logits, dim=-1), state._replace(h=h, c=c)
+        return F.log_softmax(logits.float(), dim=-1), state._replace(h=h, c=c)  # float32 even from bfloat16
 
     def reorder_state(self, state: AttentionState, index: torch.Tensor) -> AttentionState:
         return AttentionState(

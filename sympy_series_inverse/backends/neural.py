@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Sequence
 
 from .. import plugins
+from ..errors import InputError
 from ..pretrained import Bundle, load_bundle
 from ..series import SeriesData
 from ..tokenizers import EOS, SOS
 from .base import Proposal
 
-__all__ = ["NeuralConfig", "NeuralBackend"]
+__all__ = ["NeuralConfig", "NeuralBackend", "PRECISIONS", "native_bf16", "resolve_precision"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,33 @@ class NeuralConfig:
     constrained: bool = True
     device: str = "cpu"
     threads: int | None = 1  # CPU threads for one search; small batches gain nothing from more
+    # "float32" reproduces the model card bit for bit; "bfloat16" halves the weight traffic
+    # that bounds a small beam's step on CPU (about 2-3x faster where the CPU has
+    # AVX512-BF16 or AMX, slower where it has not); "auto" picks bfloat16 only there.
+    precision: str = "float32"
+
+
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def native_bf16(device: str = "cpu") -> bool:
+    """Whether bfloat16 matrix products run natively (not emulated) on ``device``."""
+    import torch
+
+    if not str(device).startswith("cpu"):
+        return False
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:  # private helpers moved: stay exact
+        return False
+
+
+def resolve_precision(precision: str, device: str = "cpu") -> str:
+    if precision not in PRECISIONS:
+        raise InputError(f"unknown precision {precision!r}; known: {', '.join(PRECISIONS)}")
+    if precision == "auto":
+        return "bfloat16" if native_bf16(device) else "float32"
+    return precision
 
 
 class NeuralBackend:
@@ -44,6 +72,11 @@ class NeuralBackend:
         self.grammar = self.bundle.config["grammar"]
         factory = plugins.get("tokenizer", self.bundle.config["tokenizer"])
         self.tokenizer = factory(self.bundle.vocab)
+        self.precision = resolve_precision(self.config.precision, self.config.device)
+        if self.precision == "bfloat16":
+            import torch
+
+            self.bundle.module.to(torch.bfloat16)  # log-probabilities still come out in float32
         self._lock = threading.Lock()
         self._constraint = None
         if self.config.constrained:
