@@ -55,18 +55,81 @@ def _clear_caches() -> None:
     clear_cache()
 
 
-def _latency(models: list[str], rows: int) -> dict:
-    """Per-query latency of series_inverse on the first paper-heldout rows. Caches are
-    cleared before each model's pass, so no model profits from another's expansions."""
-    from sympy_series_inverse import series_inverse
+_COLD = """
+import json, os, sys, time
+t0 = time.perf_counter()
+import sympy
+from sympy_series_inverse import series_inverse
+imported = time.perf_counter() - t0
 
-    from .methods import _shipped_bundles as _bundle_folders
+def rss():
+    with open("/proc/self/status") as fh:
+        return next(int(l.split()[1]) / 1024 for l in fh if l.startswith("VmRSS:"))
+
+before = rss()
+x = sympy.Symbol("x")
+t1 = time.perf_counter()
+found = series_inverse(sympy.cos(x).series(x, 0, 6), model=sys.argv[1])
+first = time.perf_counter() - t1
+print(json.dumps({"import_s": imported, "first_call_s": first, "rss_before_mib": before, "rss_after_mib": rss(),
+                  "top": str(found[0]) if found else None}))
+"""
+
+
+def _cold(model: str) -> dict:
+    """A fresh process: import, then the first ``series_inverse`` call (model load, tables
+    from the disk cache, one query) and the resident memory it added."""
+    import subprocess
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", _COLD, model], capture_output=True, text=True, env=env, timeout=600)
+    if out.returncode:
+        return {"error": out.stderr[-2000:]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _exact_variants(bundles: list[str]) -> dict[str, str]:
+    """Register ``NAME[float32]`` for each bundle whose default precision is not float32,
+    so the two precisions are timed side by side; returns {variant: bundle}."""
+    from sympy_series_inverse import hookimpl, plugins
+    from sympy_series_inverse.backends.neural import NeuralBackend, NeuralConfig, resolve_precision
+
+    if resolve_precision(NeuralConfig().precision) == "float32":
+        return {}
+    paths = _bundle_paths()
+    variants = {f"{b}[float32]": b for b in bundles}
+
+    class _Plugin:
+        @hookimpl
+        def register_models(self, register):
+            for variant, bundle in variants.items():
+                register(variant, lambda path=paths[bundle]: NeuralBackend(path, precision="float32"))
+
+    plugins.register_plugin(_Plugin(), name="benchmarks-speed-float32")
+    return variants
+
+
+def _bundle_paths() -> dict:
+    from .methods import _bundle_folders
+
+    return _bundle_folders()
+
+
+def _latency(models: list[str], rows: int, cold: bool = True) -> dict:
+    """Per-query latency of series_inverse on the first paper-heldout rows. Caches are
+    cleared before each model's pass, so no model profits from another's expansions.
+    Neural models also get a cold start in a fresh process (``cold``)."""
+    from sympy_series_inverse import series_inverse
+    from sympy_series_inverse.backends.neural import NeuralConfig, resolve_precision
+
     from .suites import read_suite
 
     sample = read_suite("paper-heldout").rows[:rows]
+    bundles = _bundle_paths()
     out = {}
     for model in models:
-        if model != "lookup" and (model != "default" or _bundle_folders()):
+        neural = model != "lookup" and (model != "default" or bundles)
+        if neural:
             import torch
 
             torch.set_num_threads(1)
@@ -81,10 +144,14 @@ def _latency(models: list[str], rows: int) -> dict:
             times.append(time.perf_counter() - t)
             verified += bool(found)
         times.sort()
+        base = model.split("[")[0]
+        precision = "float32" if model.endswith("[float32]") else resolve_precision(NeuralConfig().precision)
         out[model] = {"rows": len(sample), "median_s": statistics.median(times),
                       "p95_s": times[min(len(times) - 1, int(0.95 * len(times)))], "warm_up_s": warm,
-                      "verified": verified,
-                      "members": ["lookup", *sorted(_bundle_folders())] if model == "default" else [model]}
+                      "verified": verified, "precision": precision if neural else None,
+                      "members": ["lookup", *sorted(bundles)] if model == "default" else [base]}
+        if cold and neural and not model.endswith("]"):
+            out[model]["cold"] = _cold(model)
     return out
 
 
@@ -114,7 +181,10 @@ def main(args, command: str) -> int:
 
                 r = measure(order=7, limit=sizes["engine_limit"], echo=lambda s: print(s, file=sys.stderr))
             elif part == "latency":
-                r = _latency(["lookup", "default", *bundles], sizes["latency_rows"])
+                shipped = sorted(_bundle_paths())
+                variants = _exact_variants(shipped)
+                r = _latency(["lookup", "default", *shipped, *variants, *[b for b in bundles if b not in shipped]],
+                             sizes["latency_rows"])
             elif part == "data":
                 from .data_speed import measure
 
@@ -126,7 +196,10 @@ def main(args, command: str) -> int:
             else:
                 from .beam_speed import build_parser, measure
 
-                r = measure(build_parser().parse_args(["--queries", str(sizes["beam_queries"])]))
+                from sympy_series_inverse.backends.neural import NeuralConfig, resolve_precision
+
+                dtype = resolve_precision(NeuralConfig().precision)  # as the product decodes
+                r = measure(build_parser().parse_args(["--queries", str(sizes["beam_queries"]), "--dtype", dtype]))
                 r["single_median_s"] = statistics.median(r.pop("single_s"))
                 r["single_cpu_median_s"] = statistics.median(r.pop("single_cpu_s"))
             r["load_average"] = {"before": before, "after": _load()}
@@ -181,9 +254,9 @@ def speed_markdown(data: dict) -> str:
     lines = [
         f"Measured in one run by `{data['command']}` at commit `{(data['git'].get('commit') or '')[:12]}`"
         f"{' (uncommitted changes)' if data['git'].get('dirty') else ''}, {data['started_at']}; {m['cpu']}, "
-        f"{m['cores']} cores, Python {m['python']}, SymPy {m['sympy']}, torch {m.get('torch')}. The cores were shared "
-        "with training jobs: the load average before/after each part is given, and every absolute number is slower "
-        "than on an idle machine (ratios within a part are measured side by side)."
+        f"{m['cores']} cores, Python {m['python']}, SymPy {m['sympy']}, torch {m.get('torch')}. The load average "
+        "before/after each part is given: where it exceeds the core count the cores were shared and absolute "
+        "numbers are slower than on an idle machine (ratios within a part are measured side by side)."
         + (" QUICK sizes." if data.get("quick") else ""),
         "",
         "| what | ratio | numbers behind it | load before / after |",
@@ -206,11 +279,22 @@ def speed_markdown(data: dict) -> str:
     for model, v in p.get("latency", {}).items():
         if isinstance(v, dict) and "median_s" in v:
             key = f"series_inverse_{model}_in_sympy_series_calls"
+            precision = f", {v['precision']}" if v.get("precision") else ""
+            cold = v.get("cold") or {}
+            cold_text = ""
+            if "first_call_s" in cold:
+                cold_text = (f"; cold: first call {cold['first_call_s']:.2f} s after a {cold['import_s']:.2f} s import "
+                             f"(target 2 s), RSS {cold['rss_before_mib']:.0f} -> {cold['rss_after_mib']:.0f} MiB "
+                             f"(+{cold['rss_after_mib'] - cold['rss_before_mib']:.0f}; target 300 MiB), top answer "
+                             f"`{cold['top']}`")
+            elif "error" in cold:
+                cold_text = f"; cold start failed: {cold['error'][-200:]}"
+            target = f"{v['median_s'] / 0.05:.2f} of the 50 ms target; " if v.get("precision") else ""
             lines.append(
-                f"| `series_inverse(model='{model}')` latency, in `sympy.series` calls | {_f(r.get(key), '{:.3g}')} | "
-                f"median {1e3 * v['median_s']:.2f} ms, p95 {1e3 * v['p95_s']:.2f} ms over {v['rows']} paper-heldout "
-                f"queries (members: {', '.join(v['members'])}); {v['verified']} answered with a verified function; "
-                f"warm-up {v['warm_up_s']:.1f} s | {load('latency')} |")
+                f"| `series_inverse(model='{model}')` latency{precision} | {target}{_f(r.get(key), '{:.3g}')} "
+                f"`sympy.series` calls | median {1e3 * v['median_s']:.2f} ms, p95 {1e3 * v['p95_s']:.2f} ms over "
+                f"{v['rows']} paper-heldout queries (members: {', '.join(v['members'])}); {v['verified']} answered "
+                f"with a verified function; warm-up {v['warm_up_s']:.1f} s{cold_text} | {load('latency')} |")
     d = p.get("data", {})
     if "rate" in d:
         lines.append(f"| dataset generation rate vs target (137k samples in 120 s) | {_f(r.get('data_rate_vs_target'), '{:.2f}')}x | "
@@ -226,7 +310,7 @@ def speed_markdown(data: dict) -> str:
     if "ratio" in b:
         lines.append(f"| batched vs one-at-a-time beam search (throughput) | {b['ratio']:.1f}x | "
                      f"{b['batched_throughput']:.1f} vs {b['single_throughput']:.1f} series/s; {b['queries']} "
-                     f"sources, beam {b['beam']}, hidden {b['hidden']}, random weights; single-query median "
+                     f"sources, beam {b['beam']}, hidden {b['hidden']}, {b.get('dtype', 'float32')}, random weights; single-query median "
                      f"{1e3 * b['single_median_s']:.0f} ms; identical hypotheses {b['identical']}/{b['queries']} | "
                      f"{load('beam')} |")
     for part, v in p.items():

@@ -265,3 +265,16 @@ def test_shipped_bundle_reproduces_its_model_card(bundle, tmp_path):
         for key, value in want.items():
             if isinstance(value, (int, float)) and value is not None:
                 assert have[key] == pytest.approx(value, rel=1e-6, abs=1e-9), (scope, key)
+
+
+def test_two_bundles_are_shipped():
+    assert sorted(p.name for p in shipped_bundles()) == ["paper-lstm", "paper-lstm-attention"]
+
+
+@pytest.mark.parametrize("bundle", shipped_bundles(), ids=lambda p: p.name)
+def test_shipped_bundle_recovers_cos_from_its_order_6_series(bundle):
+    from sympy_series_inverse import series_inverse
+
+    x = sympy.Symbol("x")
+    found = series_inverse(sympy.cos(x).series(x, 0, 6), model=bundle.name, timeout=60)
+    assert found[0] == sympy.cos(x), found
