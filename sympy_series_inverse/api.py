@@ -80,7 +80,10 @@ def series_inverse(
         UnsupportedSeriesError: a Laurent or Puiseux series, or complex coefficients.
         ParseError: a string that is not a valid expression.
         RegistryError: an unknown model or grammar name.
-        BudgetExceededError: expanding a non-polynomial input would exceed ``timeout``.
+        BudgetExceededError: expanding a non-polynomial input would exceed ``timeout``, or
+            the lookup table about a new expansion point (built once per grammar and
+            point, then cached on disk) is not finished within it: call once with a larger
+            ``timeout`` (about a minute for the paper grammar).
 
     Examples:
         >>> from sympy import symbols, cos, O
@@ -96,7 +99,8 @@ def series_inverse(
 
     See Also:
         sympy_series_inverse.series.normalize: what input is accepted.
-        sympy.series.approximants.pade_approximant: rational approximants (always verify).
+        sympy.series.approximants.approximants: rational (Pade) approximants, which always
+            verify and rarely predict unseen terms.
     """
     started = time.monotonic()
     if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:

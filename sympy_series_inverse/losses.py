@@ -93,18 +93,7 @@ def sequence_log_probs(logits: torch.Tensor, tgt_out: torch.Tensor, pad_id: int 
 
 def curve_values(expr, points: Sequence[float], clip: float, x: sympy.Symbol = _X) -> list[float]:
     """``expr`` on ``points``, clipped to ``[-clip, clip]``; non-finite values become 0."""
-    try:
-        f = sympy.lambdify(x, expr, modules="math")
-    except (TypeError, ValueError, SyntaxError):
-        return [0.0] * len(points)
-    out = []
-    for p in points:
-        try:
-            v = float(f(p))
-        except (ValueError, ZeroDivisionError, OverflowError, TypeError):
-            v = math.nan
-        out.append(max(-clip, min(clip, v)) if math.isfinite(v) else 0.0)
-    return out
+    return [max(-clip, min(clip, v)) if math.isfinite(v) else 0.0 for v in metrics.curve_values(expr, x, points)]
 
 
 def _token_expr(token: str, x: sympy.Symbol):

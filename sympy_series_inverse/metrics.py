@@ -30,6 +30,7 @@ __all__ = [
     "token_accuracy",
     "levenshtein_similarity",
     "curve_errors",
+    "curve_values",
     "ceiling",
     "GRID_POINTS",
 ]
@@ -87,7 +88,8 @@ def levenshtein_similarity(pred: Sequence[str], target: Sequence[str]) -> float:
     return 1.0 - previous[-1] / longest
 
 
-def _values(expr: sympy.Expr, x: sympy.Symbol, points: Sequence[float]) -> list[float]:
+def curve_values(expr: sympy.Expr, x: sympy.Symbol, points: Sequence[float]) -> list[float]:
+    """``expr`` evaluated in floats at ``points``; NaN where it cannot be (poles, domain errors)."""
     try:
         f = sympy.lambdify(x, expr, modules="math")
     except (TypeError, ValueError, SyntaxError):
@@ -122,9 +124,9 @@ def curve_errors(
         return nan
     grid = [x0 - 1 + 2 * i / (points - 1) for i in range(points)]
     wgrid = [x0 - eps + 2 * eps * i / (points - 1) for i in range(points)]
-    p, t = _values(pred, x, grid), _values(target, x, grid)
+    p, t = curve_values(pred, x, grid), curve_values(target, x, grid)
     pairs = [(a, b) for a, b in zip(p, t) if math.isfinite(a) and math.isfinite(b)]
-    wp, wt = _values(pred, x, wgrid), _values(target, x, wgrid)
+    wp, wt = curve_values(pred, x, wgrid), curve_values(target, x, wgrid)
     wpairs = [(g, a, b) for g, a, b in zip(wgrid, wp, wt) if math.isfinite(a) and math.isfinite(b)]
     if not pairs or not wpairs:
         return nan
