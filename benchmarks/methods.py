@@ -227,7 +227,7 @@ def _neural_method(bundle: str, mode: str) -> Method:
         from sympy_series_inverse.backends.neural import NeuralBackend
 
         _torch_one_thread()
-        state["backend"] = NeuralBackend(_bundle_folders()[bundle])
+        state["backend"] = NeuralBackend(_bundle_folders()[bundle], precision="float32")  # the network as trained
         return {}
 
     def propose(series: SeriesData, budget: float):

@@ -809,7 +809,7 @@ def evaluate_bundle(
     from .backends.neural import NeuralBackend
 
     t0 = time.perf_counter()
-    backend = NeuralBackend(bundle_path)
+    backend = NeuralBackend(bundle_path, precision="float32")  # the card's numbers, bit for bit
     tok, vocab, module = backend.tokenizer, backend.bundle.vocab, backend.bundle.module
     manifest = read_manifest(data_dir)
     x, x0 = sympy.Symbol(manifest.get("variable", "x")), _x0(manifest)
