@@ -99,8 +99,7 @@ def series_inverse(
 
     See Also:
         sympy_series_inverse.series.normalize: what input is accepted.
-        sympy.series.approximants.approximants: rational (Pade) approximants, which always
-            verify and rarely predict unseen terms.
+        sympy.series.approximants.approximants: Pade approximants (always verify, rarely predict).
     """
     started = time.monotonic()
     if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
