@@ -287,6 +287,21 @@ def test_neural_methods_with_a_tiny_bundle(tmp_path, tiny_bundle):
     assert "| tiny-lstm (lstm, from " in lines and "this harness, `paper-heldout` | greedy |" in lines
 
 
+def test_precision_comparison_on_a_tiny_bundle(tmp_path, tiny_bundle, monkeypatch, capsys):
+    from benchmarks import precision
+    from sympy_series_inverse.data import generate
+
+    data = tmp_path / "data"
+    generate("paper", data, mode="dedup", seed=0, workers=1)
+    monkeypatch.setattr(precision, "_data_for_bundle", lambda bundle, given, run_dir: data)
+    assert precision.main([str(tiny_bundle), "--beam", "2", "--limit", "3", "--json", str(tmp_path / "p.json")]) == 0
+    r = json.loads((tmp_path / "p.json").read_text())
+    assert r["rows"] == 3 and set(r["beams"]["2"]) == {"float32", "bfloat16", "same_top1"}
+    for p in ("float32", "bfloat16"):
+        assert 0 <= r["beams"]["2"][p]["top1_verified"] <= r["beams"]["2"][p]["any_verified"] <= 1
+    assert "| 2 | bfloat16 |" in capsys.readouterr().out
+
+
 def test_a_suite_file_is_what_make_suites_builds():
     from benchmarks.suites import make_suites
 
