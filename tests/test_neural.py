@@ -75,6 +75,13 @@ def test_bfloat16_precision_proposes_with_float32_scores(tmp_path, backend_name)
     assert 1 <= len(got) <= 5 and all(isinstance(score, float) for _, score in got)
 
 
+def test_bfloat16_leaves_a_callers_bundle_alone(tiny_bundle):
+    bundle = load_bundle(tiny_bundle)
+    fast = NeuralBackend(bundle, precision="bfloat16")
+    assert next(bundle.module.parameters()).dtype == torch.float32
+    assert next(fast.bundle.module.parameters()).dtype == torch.bfloat16
+
+
 def test_precision_is_checked(tiny_bundle):
     from sympy_series_inverse import InputError
     from sympy_series_inverse.backends.neural import native_bf16

@@ -74,9 +74,15 @@ class NeuralBackend:
         self.tokenizer = factory(self.bundle.vocab)
         self.precision = resolve_precision(self.config.precision, self.config.device)
         if self.precision == "bfloat16":
+            import copy
+            import dataclasses
+
             import torch
 
-            self.bundle.module.to(torch.bfloat16)  # log-probabilities still come out in float32
+            # A Bundle handed in by the caller keeps its float32 module; log-probabilities
+            # still come out in float32.
+            module = copy.deepcopy(self.bundle.module) if isinstance(bundle, Bundle) else self.bundle.module
+            self.bundle = dataclasses.replace(self.bundle, module=module.to(torch.bfloat16))
         self._lock = threading.Lock()
         self._constraint = None
         if self.config.constrained:
