@@ -61,7 +61,7 @@ def test_bfloat16_precision_proposes_with_float32_scores(tmp_path, backend_name)
     config = {"name": "tiny", "backend": backend_name, "model": model_config.__dict__, "tokenizer": "prefix",
               "grammar": "paper", "grammar_version": "1.0", "decoding": {"max_len": 12}}
     path = save_bundle(tmp_path / "tiny", config, vocab, net_cls(model_config), metrics={}, card="# tiny\n")
-    exact = NeuralBackend(path)
+    exact = NeuralBackend(path, precision="float32")
     fast = NeuralBackend(path, precision="bfloat16")
     assert exact.precision == "float32" and fast.precision == "bfloat16"
     assert next(fast.bundle.module.parameters()).dtype == torch.bfloat16

@@ -32,9 +32,10 @@ class NeuralConfig:
     device: str = "cpu"
     threads: int | None = 1  # CPU threads for one search; small batches gain nothing from more
     # "float32" reproduces the model card bit for bit; "bfloat16" halves the weight traffic
-    # that bounds a small beam's step on CPU (about 2-3x faster where the CPU has
+    # that bounds a small beam's step on CPU (about 2x faster where the CPU has
     # AVX512-BF16 or AMX, slower where it has not); "auto" picks bfloat16 only there.
-    precision: str = "float32"
+    # Measured equal verified rates: benchmarks/precision.py.
+    precision: str = "auto"
 
 
 PRECISIONS = ("auto", "float32", "bfloat16")
