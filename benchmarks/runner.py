@@ -416,7 +416,7 @@ def git_state() -> dict:
     def git(*args):
         try:
             return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=30,
-                                  check=False).stdout.strip()
+                                  check=False).stdout.rstrip()  # not strip(): porcelain lines start with a space
         except (OSError, subprocess.SubprocessError):
             return ""
 
