@@ -197,3 +197,21 @@ def test_scripted_backend_parse_verify_rank(scripted):
 
 def test_default_model_still_works_without_bundles():
     assert series_inverse(1 - x**2 / 2 + x**4 / 24 + O(x**6))[0] == cos(x)
+
+
+def test_concurrent_searches_restore_the_callers_thread_count(tiny_bundle):
+    import threading
+
+    a, b = NeuralBackend(tiny_bundle), NeuralBackend(tiny_bundle)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        series = normalize(cos(x), n=6)
+        threads = [threading.Thread(target=lambda m=m: [m.decode([series], 3) for _ in range(20)]) for m in (a, b, a, b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

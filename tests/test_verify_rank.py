@@ -1,6 +1,7 @@
 """Verification by re-expansion and the ranking policy."""
 
 import math
+import pytest
 
 import sympy
 from sympy import O, cos, exp, sin, symbols, tan
@@ -80,3 +81,47 @@ def test_calibrated_prior_outranks_an_uncalibrated_network_score():
     ranked = rank([network, prior, both])
     assert [c.expr for c in ranked] == [x**3, x**3 * cos(x)]
     assert ranked[1].score == -5.0 and set(ranked[1].source.split(", ")) == {"lookup[paper]", "paper-lstm"}
+
+
+def test_composite_runs_members_side_by_side_and_keeps_their_order():
+    import threading
+
+    from sympy_series_inverse.backends.base import CompositeBackend, Proposal
+
+    barrier = threading.Barrier(2, timeout=30)  # passes only if both members run at once
+
+    class Member:
+        def __init__(self, name, expr):
+            self.name, self.expr = name, expr
+
+        def propose(self, series, *, beam_size, grammars=None, deadline=None):
+            barrier.wait()
+            return [Proposal(-1.0, self.name, expr=self.expr)]
+
+    class Broken:
+        name = "broken"
+
+        def propose(self, series, **kw):
+            raise RuntimeError("boom")
+
+    x = sympy.Symbol("x")
+    composite = CompositeBackend([Member("a", sympy.sin(x)), Broken(), Member("b", sympy.cos(x))])
+    with pytest.warns(UserWarning, match="'broken' failed"):
+        found = composite.propose(normalize(sympy.sin(x), n=4), beam_size=3)
+    assert [p.source for p in found] == ["a", "b"]
+
+
+def test_composite_reports_running_out_of_time():
+    from sympy_series_inverse.backends.base import CompositeBackend
+    from sympy_series_inverse.errors import BudgetExceededError
+
+    class Slow:
+        name = "slow"
+
+        def propose(self, series, **kw):
+            raise BudgetExceededError("deadline passed")
+
+    x = sympy.Symbol("x")
+    for parallel in (True, False):
+        with pytest.raises(BudgetExceededError):
+            CompositeBackend([Slow(), Slow()], parallel=parallel).propose(normalize(sympy.sin(x), n=4), beam_size=3)

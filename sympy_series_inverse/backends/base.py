@@ -53,21 +53,52 @@ class Backend(Protocol):
 
 class CompositeBackend:
     """Several proposers under one verifier: their proposals are pooled, each keeping its
-    own source label. A member that fails is skipped with a warning, never fatal."""
+    own source label. A member that fails is skipped with a warning, never fatal.
 
-    def __init__(self, members: Sequence[Backend], name: str = "default"):
+    Members run side by side in threads when there are several (``parallel``): a network's
+    matrix products release the GIL, so on a multi-core machine the slowest member, not
+    the sum, sets the latency. The pooled order is the members' order either way."""
+
+    def __init__(self, members: Sequence[Backend], name: str = "default", parallel: bool = True):
         self.members = list(members)
         self.name = name
+        self.parallel = parallel
+        self._pool = None
+
+    def _executor(self):
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=len(self.members), thread_name_prefix=f"{self.name}-member")
+        return self._pool
 
     def propose(self, series: SeriesData, *, beam_size: int, grammars=None, deadline=None) -> list[Proposal]:
+        def ask(member):
+            return member.propose(series, beam_size=beam_size, grammars=grammars, deadline=deadline)
+
+        if self.parallel and len(self.members) > 1:
+            futures = [self._executor().submit(ask, m) for m in self.members]
+            outcomes = []
+            for f in futures:
+                try:
+                    outcomes.append((f.result(), None))
+                except Exception as e:  # noqa: BLE001 - sorted out below, in member order
+                    outcomes.append((None, e))
+        else:
+            outcomes = []
+            for m in self.members:
+                try:
+                    outcomes.append((ask(m), None))
+                except Exception as e:  # noqa: BLE001
+                    outcomes.append((None, e))
         import warnings
 
         out: list[Proposal] = []
-        for member in self.members:
-            try:
-                out.extend(member.propose(series, beam_size=beam_size, grammars=grammars, deadline=deadline))
-            except BudgetExceededError:
-                raise  # out of time is the caller's to report, not a broken member
-            except Exception as e:  # noqa: BLE001 - one broken proposer must not sink the others
-                warnings.warn(f"backend {getattr(member, 'name', member)!r} failed and was skipped: {e!r}", stacklevel=2)
+        for member, (found, error) in zip(self.members, outcomes):
+            if isinstance(error, BudgetExceededError):
+                raise error  # out of time is the caller's to report, not a broken member
+            if error is not None:  # one broken proposer must not sink the others
+                warnings.warn(f"backend {getattr(member, 'name', member)!r} failed and was skipped: {error!r}", stacklevel=2)
+                continue
+            out.extend(found)
         return out

@@ -7,6 +7,7 @@ only when a neural backend is built.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,35 @@ def resolve_precision(precision: str, device: str = "cpu") -> str:
     return precision
 
 
+_threads_lock = threading.Lock()
+_threads_users = 0
+_threads_saved: int | None = None
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int | None):
+    """torch's intra-op thread count is process-wide: the first of several concurrent
+    searches sets it, the last one out restores the caller's value."""
+    global _threads_users, _threads_saved
+    if not n:
+        yield
+        return
+    import torch
+
+    with _threads_lock:
+        if _threads_users == 0:
+            _threads_saved = torch.get_num_threads()
+            torch.set_num_threads(n)
+        _threads_users += 1
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _threads_users -= 1
+            if _threads_users == 0 and _threads_saved is not None:
+                torch.set_num_threads(_threads_saved)
+
+
 class NeuralBackend:
     """Proposals from a pretrained bundle's network."""
 
@@ -110,17 +140,11 @@ class NeuralBackend:
 
         vocab = self.bundle.vocab
         src, lengths = self._source(batch)
-        with self._lock, torch.inference_mode():
-            previous = torch.get_num_threads()
-            if self.config.threads:
-                torch.set_num_threads(self.config.threads)
-            try:
-                hyps = dec.beam_search(
-                    self.bundle.module, src, lengths, beam_size=beam_size, sos_id=vocab.id(SOS), eos_id=vocab.id(EOS),
-                    max_len=self.config.max_len, length_penalty=self.config.length_penalty, constraint=self._constraint,
-                )
-            finally:
-                torch.set_num_threads(previous)
+        with self._lock, torch.inference_mode(), _torch_threads(self.config.threads):
+            hyps = dec.beam_search(
+                self.bundle.module, src, lengths, beam_size=beam_size, sos_id=vocab.id(SOS), eos_id=vocab.id(EOS),
+                max_len=self.config.max_len, length_penalty=self.config.length_penalty, constraint=self._constraint,
+            )
         return [[(tuple(vocab.decode(h.tokens)), float(h.score)) for h in row] for row in hyps]
 
     def propose(self, series: SeriesData, *, beam_size: int = 10, grammars=None, deadline=None) -> list[Proposal]:
