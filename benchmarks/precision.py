@@ -26,8 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from sympy_series_inverse.backends.neural import NeuralBackend  # noqa: E402
 from sympy_series_inverse.data import read_split  # noqa: E402
 from sympy_series_inverse.series import SeriesData  # noqa: E402
-from sympy_series_inverse.train import _data_for_bundle, _safe_parse  # noqa: E402
-from sympy_series_inverse.verify import verify  # noqa: E402
+from sympy_series_inverse.train import _data_for_bundle, assess_beam  # noqa: E402
 
 PRECISIONS = ("float32", "bfloat16")
 
@@ -50,10 +49,7 @@ def measure(bundle: Path, beams: list[int], limit: int | None = None, batch: int
             for i in range(0, len(series), batch):
                 chunk = series[i : i + batch]
                 for sd, hyps in zip(chunk, backend.decode(chunk, width)):
-                    flags = []
-                    for tokens, _ in hyps:
-                        e = _safe_parse(backend.tokenizer, tokens, x)
-                        flags.append(e is not None and verify(e, sd).verified)
+                    flags = [ok for _, ok in assess_beam(backend.tokenizer, hyps, sd)]
                     top1 += bool(flags and flags[0])
                     any_ += any(flags)
                     tops[precision].append(hyps[0][0] if hyps else None)

@@ -735,6 +735,16 @@ def _safe_parse(tokenizer, tokens, x):
 # -- evaluation -------------------------------------------------------------------------------
 
 
+def assess_beam(tokenizer, hypotheses, series: SeriesData) -> list[tuple[sympy.Expr | None, bool]]:
+    """Each ``(tokens, score)`` hypothesis parsed (``None`` if it does not parse) and whether
+    it verifies against ``series``, in beam order."""
+    out = []
+    for tokens, _ in hypotheses:
+        e = _safe_parse(tokenizer, tokens, series.x)
+        out.append((e, e is not None and verify(e, series).verified))
+    return out
+
+
 def _mean(values):
     values = [v for v in values if v is not None and math.isfinite(v)]
     return sum(values) / len(values) if values else math.nan
@@ -847,15 +857,10 @@ def evaluate_bundle(
                 "greedy_verified": pred is not None and verify(pred, sd).verified,
             }
             if beam is not None:
-                flags = []
-                for i, (tokens, _) in enumerate(beam):
-                    e = _safe_parse(tok, tokens, x)
-                    flags.append(e is not None and verify(e, sd).verified)
-                    if i == 0:
-                        row["top1_exact"] = metrics.exact_match(e, s.function)
-                row["top1"] = bool(flags and flags[0])
-                row["any"] = any(flags)
-                row.setdefault("top1_exact", False)
+                assessed = assess_beam(tok, beam, sd)
+                row["top1_exact"] = bool(assessed) and metrics.exact_match(assessed[0][0], s.function)
+                row["top1"] = bool(assessed and assessed[0][1])
+                row["any"] = any(ok for _, ok in assessed)
             rows.append(row)
     orders = sorted({r["k"] for r in rows})
     return {
