@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Protocol, Sequence, runtime_checkable
 
@@ -73,26 +74,16 @@ class CompositeBackend:
         return self._pool
 
     def propose(self, series: SeriesData, *, beam_size: int, grammars=None, deadline=None) -> list[Proposal]:
-        def ask(member):
-            return member.propose(series, beam_size=beam_size, grammars=grammars, deadline=deadline)
+        def settle(member):
+            try:
+                return member.propose(series, beam_size=beam_size, grammars=grammars, deadline=deadline), None
+            except Exception as e:  # noqa: BLE001 - sorted out below, in member order
+                return None, e
 
         if self.parallel and len(self.members) > 1:
-            futures = [self._executor().submit(ask, m) for m in self.members]
-            outcomes = []
-            for f in futures:
-                try:
-                    outcomes.append((f.result(), None))
-                except Exception as e:  # noqa: BLE001 - sorted out below, in member order
-                    outcomes.append((None, e))
+            outcomes = list(self._executor().map(settle, self.members))
         else:
-            outcomes = []
-            for m in self.members:
-                try:
-                    outcomes.append((ask(m), None))
-                except Exception as e:  # noqa: BLE001
-                    outcomes.append((None, e))
-        import warnings
-
+            outcomes = [settle(m) for m in self.members]
         out: list[Proposal] = []
         for member, (found, error) in zip(self.members, outcomes):
             if isinstance(error, BudgetExceededError):
