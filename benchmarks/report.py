@@ -233,6 +233,12 @@ def _find(results: list[dict], suite: str, method: str) -> dict | None:
     return None
 
 
+def _table1_cells(m: dict, verified: str) -> str:
+    """EM, ceiling, TA, WMSE and the verified rate ``verified`` of one metrics block."""
+    return (f"{pct(m.get('exact_match'))} | {pct(m.get('ceiling'))} | {pct(m.get('token_accuracy'))} | "
+            f"{sci(m.get('wmse'))} | {pct(m.get(verified))} |")
+
+
 def table1(results: list[dict]) -> list[str]:
     lines = [
         "| model | loss | protocol | numbers from | decoding | EM % | EM ceiling % | TA % | WMSE | verified@1 % |",
@@ -264,24 +270,21 @@ def table1(results: list[dict]) -> list[str]:
             o = (saved.get(key) or {}).get("overall")
             if o:
                 lines.append(f"| {bundle} ({backend}) | {loss} | {protocol} | bundle metrics.json (trainer) | greedy | "
-                             f"{pct(o.get('exact_match'))} | {pct(o.get('ceiling'))} | {pct(o.get('token_accuracy'))} | "
-                             f"{sci(o.get('wmse'))} | {pct(o.get('greedy_verified'))} |")
+                             + _table1_cells(o, "greedy_verified"))
         for suite, protocol in (("paper-heldout", "held-out (test split)"), ("paper-insample", "IN-SAMPLE (training rows)")):
             for method, decoding in ((f"{bundle}:greedy", "greedy"), (bundle, "series_inverse: beam 10 + verify + rank")):
                 r = _find(results, suite, method)
                 if r:
                     b = r["summary"]["unweighted"]
                     lines.append(f"| {bundle} ({backend}) | {loss} | {protocol} | this harness, `{suite}` | {decoding} | "
-                                 f"{pct(b['exact_match'])} | {pct(b['ceiling'])} | {pct(b['token_accuracy'])} | "
-                                 f"{sci(b['wmse'])} | {pct(b['verified_at_1'])} |")
+                                 + _table1_cells(b, "verified_at_1"))
     for name in ("lookup",):
         for suite, protocol in (("paper-heldout", "held-out (test split)"), ("paper-insample", "in-sample rows")):
             r = _find(results, suite, name)
             if r:
                 b = r["summary"]["unweighted"]
                 lines.append(f"| lookup (no network) | – | {protocol} | this harness, `{suite}` | table lookup | "
-                             f"{pct(b['exact_match'])} | {pct(b['ceiling'])} | {pct(b['token_accuracy'])} | "
-                             f"{sci(b['wmse'])} | {pct(b['verified_at_1'])} |")
+                             + _table1_cells(b, "verified_at_1"))
     if missing:
         lines += ["", "Not yet available: " + ", ".join(f"`pretrained/{b}`" for b in missing) + ". When a bundle exists, "
                   "run `python -m benchmarks run --suite paper-heldout,paper-insample --method "

@@ -94,9 +94,11 @@ def _exact_variants(bundles: list[str]) -> dict[str, str]:
     from sympy_series_inverse import hookimpl, plugins
     from sympy_series_inverse.backends.neural import NeuralBackend, NeuralConfig, resolve_precision
 
+    from .methods import _bundle_folders
+
     if resolve_precision(NeuralConfig().precision) == "float32":
         return {}
-    paths = _bundle_paths()
+    paths = _bundle_folders()
     variants = {f"{b}[float32]": b for b in bundles}
 
     class _Plugin:
@@ -109,12 +111,6 @@ def _exact_variants(bundles: list[str]) -> dict[str, str]:
     return variants
 
 
-def _bundle_paths() -> dict:
-    from .methods import _bundle_folders
-
-    return _bundle_folders()
-
-
 def _latency(models: list[str], rows: int, cold: bool = True) -> dict:
     """Per-query latency of series_inverse on the first paper-heldout rows. Caches are
     cleared before each model's pass, so no model profits from another's expansions.
@@ -122,10 +118,11 @@ def _latency(models: list[str], rows: int, cold: bool = True) -> dict:
     from sympy_series_inverse import series_inverse
     from sympy_series_inverse.backends.neural import NeuralConfig, resolve_precision
 
+    from .methods import _shipped_bundles
     from .suites import read_suite
 
     sample = read_suite("paper-heldout").rows[:rows]
-    bundles = _bundle_paths()
+    bundles = _shipped_bundles()  # the default model's networks
     out = {}
     for model in models:
         neural = model != "lookup" and (model != "default" or bundles)
@@ -168,7 +165,8 @@ def main(args, command: str) -> int:
     parts = args.only or list(PARTS)
     from .methods import add_bundle
 
-    bundles = [add_bundle(path) for path in (args.bundle or ())]
+    for path in args.bundle or ():
+        add_bundle(path)
     result: dict = {"schema": "benchmarks.speed/1", "command": command, "git": git_state(), "machine": machine(),
                     "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "sizes": sizes,
                     "quick": bool(args.quick), "parts": {}, "ratios": {}}
@@ -181,10 +179,10 @@ def main(args, command: str) -> int:
 
                 r = measure(order=7, limit=sizes["engine_limit"], echo=lambda s: print(s, file=sys.stderr))
             elif part == "latency":
-                shipped = sorted(_bundle_paths())
-                variants = _exact_variants(shipped)
-                r = _latency(["lookup", "default", *shipped, *variants, *[b for b in bundles if b not in shipped]],
-                             sizes["latency_rows"])
+                from .methods import _bundle_folders
+
+                networks = sorted(_bundle_folders())  # shipped and --bundle ones
+                r = _latency(["lookup", "default", *networks, *_exact_variants(networks)], sizes["latency_rows"])
             elif part == "data":
                 from .data_speed import measure
 
