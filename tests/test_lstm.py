@@ -202,3 +202,37 @@ def test_tiny_overfit_copy_and_reverse(backend):
         hyps = beam_search(model, src, lengths, beam_size=4, sos_id=SOS, eos_id=EOS, max_len=8)
     assert [list(h[0].tokens) for h in hyps] == expected
     assert all(h[0].log_prob > -0.05 for h in hyps)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_decoder_step_matches_lstm_step_and_follows_weight_changes(dtype):
+    from sympy_series_inverse.backends.lstm import decoder_step, lstm_step
+
+    torch.manual_seed(0)
+    model = make("lstm").eval().to(dtype)
+    tokens = torch.tensor([SOS, 5, 7, 5])
+    n = tokens.numel()
+    h, c = torch.randn(2, n, model.config.hidden_size, dtype=dtype), torch.randn(2, n, model.config.hidden_size, dtype=dtype)
+    tol = 1e-5 if dtype == torch.float32 else 3e-2
+    with torch.no_grad():
+        for _ in range(2):  # the second time after a weight change: the cached table must follow
+            want, (wh, wc) = lstm_step(model.decoder, model.embed(tokens), (h, c))
+            got, (gh, gc) = decoder_step(model.decoder, model.embed, tokens, (h, c))
+            assert torch.allclose(got.float(), want.float(), atol=tol)
+            assert torch.allclose(gh.float(), wh.float(), atol=tol) and torch.allclose(gc.float(), wc.float(), atol=tol)
+            model.embed.weight.mul_(1.5)  # in place, as an optimiser step would
+            model.decoder.weight_ih_l1.add_(0.1)
+
+
+def test_attention_decoding_in_chunks_matches_one_chunk(monkeypatch):
+    from sympy_series_inverse.backends import lstm_attention
+
+    model = make("attention").eval()
+    src, lengths, _ = batch()
+    index = torch.tensor([4, 0, 2, 2, 1, 3, 0])  # hypotheses of mixed sources, some repeated
+    with torch.no_grad():
+        state = model.reorder_state(model.encode(src, lengths), index)
+        whole, _ = model.decode_step(torch.full((7,), SOS), state)
+        monkeypatch.setattr(lstm_attention, "_ATTENTION_CHUNK_ELEMENTS", 1)  # one row per chunk
+        chunked, _ = model.decode_step(torch.full((7,), SOS), state)
+    assert torch.allclose(whole, chunked, atol=1e-6)
