@@ -7,7 +7,7 @@
 sin(x)
 """
 
-from .api import get_model, series_inverse
+from .api import get_model, series_inverse, series_inverse_many
 from .errors import (
     BudgetExceededError,
     BundleError,
@@ -27,6 +27,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "series_inverse",
+    "series_inverse_many",
     "get_model",
     "normalize",
     "SeriesData",

@@ -215,3 +215,63 @@ def test_concurrent_searches_restore_the_callers_thread_count(tiny_bundle):
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_series_inverse_many_batches_the_network_and_answers_each_series_alone(tiny_bundle):
+    from sympy_series_inverse import series_inverse_many
+    from sympy_series_inverse.backends.base import CompositeBackend
+    from sympy_series_inverse.backends.lookup import LookupBackend
+
+    network = NeuralBackend(tiny_bundle, precision="float32", batch_size=2)  # 5 series: batches of 2, 2, 1
+    calls = []
+    decode = network.decode
+    network.decode = lambda batch, beam: calls.append(len(batch)) or decode(batch, beam)
+
+    class Plugin:
+        @hookimpl
+        def register_models(self, register):
+            register("tiny-and-lookup", lambda: CompositeBackend([network, LookupBackend()]))
+
+    name = plugins.register_plugin(Plugin())
+    try:
+        items = [cos(x).series(x, 0, 7), "x + x**2 + x**3/2 + O(x**4)", [1, 0, 1], (sin(x) * exp(x)).series(x, 0, 6),
+                 (exp(x) + x**2).series(x, 0, 5)]
+        kw = dict(x=x, model="tiny-and-lookup", beam_size=3, verified_only=False, details=True)
+        many = series_inverse_many(items, **kw)
+        assert calls == [2, 2, 1]
+        calls.clear()
+        one_by_one = [series_inverse(item, **kw) for item in items]
+        assert calls == [1] * 5
+        assert [[(c.expr, c.source, c.status) for c in answers] for answers in many] == [
+            [(c.expr, c.source, c.status) for c in answers] for answers in one_by_one
+        ]
+        assert many[0][0].expr == cos(x) and many[0][0].verified
+        assert {c.source for answers in many for c in answers} == {"tiny-lstm", "lookup[paper]"}
+    finally:
+        plugins.unregister_plugin(name)
+
+
+def test_series_inverse_many_names_the_bad_item(scripted):
+    from sympy_series_inverse import InputError, NotAnalyticError, series_inverse_many
+
+    assert series_inverse_many([], model="scripted") == []
+    assert series_inverse_many([(sin(x) * exp(x)).series(x, 0, 6)], model="scripted") == [[exp(x) * sin(x)]]
+    with pytest.raises(NotAnalyticError, match="item 1: "):
+        series_inverse_many([cos(x).series(x, 0, 6), 1 / x + O(x)], model="scripted")
+    with pytest.raises(InputError, match="list of series"):
+        series_inverse_many("cos(x)")
+    with pytest.raises(InputError, match="ranking policy"):
+        series_inverse_many([cos(x).series(x, 0, 6)], policy="nope")
+
+
+def test_batches_use_batch_threads_and_single_series_threads(tiny_bundle, monkeypatch):
+    from sympy_series_inverse.backends import neural
+
+    seen = []
+    real = neural._torch_threads
+    monkeypatch.setattr(neural, "_torch_threads", lambda n: seen.append(n) or real(n))
+    network = NeuralBackend(tiny_bundle, threads=1, batch_threads=2)
+    series = normalize(cos(x), n=6)
+    network.propose(series, beam_size=3)
+    network.propose_many([series, series], beam_size=3)
+    assert seen == [1, 2]

@@ -11,7 +11,7 @@ import sympy
 from ..errors import BudgetExceededError
 from ..series import SeriesData
 
-__all__ = ["Proposal", "Backend", "CompositeBackend"]
+__all__ = ["Proposal", "Backend", "CompositeBackend", "propose_many"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,17 @@ class Backend(Protocol):
         ...
 
 
+def propose_many(
+    backend, series: Sequence[SeriesData], *, beam_size: int, grammars=None, deadline=None
+) -> list[list[Proposal]]:
+    """Proposals for several series: one batched call where the backend offers
+    ``propose_many`` (a network decodes the batch together), else one ``propose`` each."""
+    batched = getattr(backend, "propose_many", None)
+    if batched is not None:
+        return batched(series, beam_size=beam_size, grammars=grammars, deadline=deadline)
+    return [backend.propose(s, beam_size=beam_size, grammars=grammars, deadline=deadline) for s in series]
+
+
 class CompositeBackend:
     """Several proposers under one verifier: their proposals are pooled, each keeping its
     own source label. A member that fails is skipped with a warning, never fatal.
@@ -77,19 +88,36 @@ class CompositeBackend:
         def settle(member):
             try:
                 return member.propose(series, beam_size=beam_size, grammars=grammars, deadline=deadline), None
-            except Exception as e:  # noqa: BLE001 - sorted out below, in member order
+            except Exception as e:  # noqa: BLE001 - sorted out by _gather, in member order
                 return None, e
 
         if self.parallel and len(self.members) > 1:
             outcomes = list(self._executor().map(settle, self.members))
         else:
             outcomes = [settle(m) for m in self.members]
-        out: list[Proposal] = []
+        return self._gather(outcomes, 1)[0]
+
+    def propose_many(self, series: Sequence[SeriesData], *, beam_size: int, grammars=None, deadline=None) -> list[list[Proposal]]:
+        """Each member's proposals for the whole batch, members in turn: a batch already
+        keeps every core busy, so running networks side by side would only oversubscribe."""
+        outcomes = []
+        for member in self.members:
+            try:
+                outcomes.append((propose_many(member, series, beam_size=beam_size, grammars=grammars, deadline=deadline), None))
+            except Exception as e:  # noqa: BLE001 - sorted out by _gather, in member order
+                outcomes.append((None, e))
+        return self._gather(outcomes, len(series), many=True)
+
+    def _gather(self, outcomes, n: int, many: bool = False) -> list[list[Proposal]]:
+        """Pool members' proposals per series in member order; a failed member is skipped
+        with a warning, running out of time is raised."""
+        out: list[list[Proposal]] = [[] for _ in range(n)]
         for member, (found, error) in zip(self.members, outcomes):
             if isinstance(error, BudgetExceededError):
                 raise error  # out of time is the caller's to report, not a broken member
             if error is not None:  # one broken proposer must not sink the others
-                warnings.warn(f"backend {getattr(member, 'name', member)!r} failed and was skipped: {error!r}", stacklevel=2)
+                warnings.warn(f"backend {getattr(member, 'name', member)!r} failed and was skipped: {error!r}", stacklevel=3)
                 continue
-            out.extend(found)
+            for i, proposals in enumerate(found if many else [found]):
+                out[i].extend(proposals)
         return out

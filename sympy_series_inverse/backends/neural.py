@@ -31,7 +31,11 @@ class NeuralConfig:
     length_penalty: str = "average"
     constrained: bool = True
     device: str = "cpu"
-    threads: int | None = 1  # CPU threads for one search; small batches gain nothing from more
+    threads: int | None = 1  # CPU threads for one series' search: its small matrices gain little from more
+    # CPU threads when several series are decoded together (series_inverse_many); None
+    # leaves torch's process-wide setting (by default one per core).
+    batch_threads: int | None = None
+    batch_size: int = 64  # series per batched search
     # "float32" reproduces the model card bit for bit; "bfloat16" halves the weight traffic
     # that bounds a small beam's step on CPU (about 2x faster where the CPU has
     # AVX512-BF16 or AMX, slower where it has not); "auto" picks bfloat16 only there.
@@ -140,7 +144,8 @@ class NeuralBackend:
 
         vocab = self.bundle.vocab
         src, lengths = self._source(batch)
-        with self._lock, torch.inference_mode(), _torch_threads(self.config.threads):
+        threads = self.config.threads if len(batch) == 1 else self.config.batch_threads
+        with self._lock, torch.inference_mode(), _torch_threads(threads):
             hyps = dec.beam_search(
                 self.bundle.module, src, lengths, beam_size=beam_size, sos_id=vocab.id(SOS), eos_id=vocab.id(EOS),
                 max_len=self.config.max_len, length_penalty=self.config.length_penalty, constraint=self._constraint,
@@ -148,10 +153,18 @@ class NeuralBackend:
         return [[(tuple(vocab.decode(h.tokens)), float(h.score)) for h in row] for row in hyps]
 
     def propose(self, series: SeriesData, *, beam_size: int = 10, grammars=None, deadline=None) -> list[Proposal]:
+        return self.propose_many([series], beam_size=beam_size, grammars=grammars, deadline=deadline)[0]
+
+    def propose_many(self, series: Sequence[SeriesData], *, beam_size: int = 10, grammars=None, deadline=None) -> list[list[Proposal]]:
+        """Proposals for several series, decoded ``batch_size`` at a time."""
         if grammars is not None and self.grammar not in grammars:
-            return []
-        source = f"{self.name}"
-        return [
-            Proposal(score, source, tokens=tokens, notation=self.tokenizer.notation, grammar=self.grammar)
-            for tokens, score in self.decode([series], beam_size)[0]
-        ]
+            return [[] for _ in series]
+        out = []
+        step = max(1, self.config.batch_size)
+        for i in range(0, len(series), step):
+            for hyps in self.decode(series[i:i + step], beam_size):
+                out.append([
+                    Proposal(score, self.name, tokens=tokens, notation=self.tokenizer.notation, grammar=self.grammar)
+                    for tokens, score in hyps
+                ])
+        return out
