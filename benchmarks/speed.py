@@ -5,7 +5,8 @@
   costs in ``sympy.series`` calls;
 - dataset generation rate for the paper protocol (``data_speed.measure``, fresh process);
 - training throughput of the real trainer step against a bare LSTM loop (``train_speed.measure``);
-- batched against one-at-a-time beam search (``beam_speed.measure``).
+- a batch of series against one at a time through each shipped network's beam search
+  (``beam_speed.measure``).
 
 Every part runs in this one process (the data set generation in a child it starts), one after
 another, and the ratios compare numbers taken in this same run. The machine's load average
@@ -36,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine-limit", type=int, default=400, help="analytic functions timed against sympy.series (default: %(default)s)")
     p.add_argument("--latency-rows", type=int, default=100, help="paper-heldout rows per model for the latency (default: %(default)s)")
     p.add_argument("--samples", type=int, default=137_000, help="paper-protocol samples to generate (default: %(default)s)")
-    p.add_argument("--beam-queries", type=int, default=64, help="sources for the beam comparison (default: %(default)s)")
+    p.add_argument("--beam-queries", type=int, default=64, help="series in the beam comparison's batch (default: %(default)s)")
     p.add_argument("--train-steps", type=int, default=20, help="trainer steps per round and side (default: %(default)s)")
     p.add_argument("--bundle", action="append", metavar="PATH", help="also time series_inverse with this (unshipped) bundle")
 
@@ -193,13 +194,14 @@ def main(args, command: str) -> int:
                 r = measure(build_parser().parse_args(["--steps", str(sizes["train_steps"])]))
             else:
                 from .beam_speed import build_parser, measure
+                from .methods import _bundle_folders
 
-                from sympy_series_inverse.backends.neural import NeuralConfig, resolve_precision
-
-                dtype = resolve_precision(NeuralConfig().precision)  # as the product decodes
-                r = measure(build_parser().parse_args(["--queries", str(sizes["beam_queries"]), "--dtype", dtype]))
-                r["single_median_s"] = statistics.median(r.pop("single_s"))
-                r["single_cpu_median_s"] = statistics.median(r.pop("single_cpu_s"))
+                r = {}
+                for name, folder in sorted(_bundle_folders().items()):  # each network as the product decodes
+                    m = measure(build_parser().parse_args(["--bundle", str(folder), "--queries", str(sizes["beam_queries"])]))
+                    m["single_median_s"] = statistics.median(m.pop("single_s"))
+                    m["single_cpu_median_s"] = statistics.median(m.pop("single_cpu_s"))
+                    r[name] = m
             r["load_average"] = {"before": before, "after": _load()}
             r["seconds"] = round(time.perf_counter() - t0, 1)
             result["parts"][part] = r
@@ -235,10 +237,17 @@ def ratios(parts: dict) -> dict:
     t = parts.get("train", {})
     if "ratio" in t:
         out["trainer_vs_bare_loop"] = t["ratio"]
-    b = parts.get("beam", {})
-    if "ratio" in b:
-        out["batched_vs_single_beam"] = b["ratio"]
+    for name, b in _beam_entries(parts.get("beam", {})):
+        out["batched_vs_single_beam" + (f"_{name}" if name else "")] = b["ratio"]
     return out
+
+
+def _beam_entries(beam: dict) -> list[tuple[str | None, dict]]:
+    """(bundle name, measurement) pairs: one per network, or the one random-weights entry of
+    result files written before the part measured the shipped bundles."""
+    if "ratio" in beam:
+        return [(None, beam)]
+    return [(name, b) for name, b in beam.items() if isinstance(b, dict) and "ratio" in b]
 
 
 def _f(v, fmt="{:.1f}") -> str:
@@ -304,13 +313,23 @@ def speed_markdown(data: dict) -> str:
                      f"{t['trainer_pairs_per_s']:.0f} vs {t['bare_pairs_per_s']:.0f} pairs/s, {t['backend']} "
                      f"{t['embedding']}/{t['hidden']}, batch {t['batch_size']}, {t['rounds']} x {t['steps']} steps | "
                      f"{load('train')} |")
-    b = p.get("beam", {})
-    if "ratio" in b:
-        lines.append(f"| batched vs one-at-a-time beam search (throughput) | {b['ratio']:.1f}x | "
-                     f"{b['batched_throughput']:.1f} vs {b['single_throughput']:.1f} series/s; {b['queries']} "
-                     f"sources, beam {b['beam']}, hidden {b['hidden']}, {b.get('dtype', 'float32')}, random weights; single-query median "
-                     f"{1e3 * b['single_median_s']:.0f} ms; identical hypotheses {b['identical']}/{b['queries']} | "
-                     f"{load('beam')} |")
+    for name, b in _beam_entries(p.get("beam", {})):
+        if name is None:  # an old file: random weights, one thread count
+            lines.append(f"| batched vs one-at-a-time beam search (throughput) | {b['ratio']:.1f}x | "
+                         f"{b['batched_throughput']:.1f} vs {b['single_throughput']:.1f} series/s; {b['queries']} "
+                         f"sources, beam {b['beam']}, hidden {b['hidden']}, {b.get('dtype', 'float32')}, random weights; "
+                         f"single-query median {1e3 * b['single_median_s']:.0f} ms; identical hypotheses "
+                         f"{b['identical']}/{b['queries']} | {load('beam')} |")
+            continue
+        step = b["step_row_s"]
+        lines.append(
+            f"| `{name}`: a batch vs one series at a time, beam search (throughput; target 5x) | {b['ratio']:.1f}x | "
+            f"{b['batched_throughput']:.1f} vs {b['single_throughput']:.1f} series/s over {b['queries']} paper-heldout "
+            f"series, beam {b['beam']}, {b['dtype']}; one series on {b['threads']} thread (median {1e3 * b['single_median_s']:.0f} ms), "
+            f"the batch on {b['batch_threads']} ({b['ratio_same_threads']:.1f}x on {b['threads']}); decoder step per row "
+            f"{1e6 * step['beam']:.0f} us at {b['beam']} rows vs {1e6 * step['batch']:.0f} us at {b['queries'] * b['beam']}: "
+            f"the network's work gains at most {b['step_bound']:.1f}x; same best expression for {b['identical']}/{b['queries']} | "
+            f"{load('beam')} |")
     for part, v in p.items():
         if "error" in v:
             lines.append(f"| {part} | failed | {v['error']} | |")

@@ -236,3 +236,14 @@ def test_attention_decoding_in_chunks_matches_one_chunk(monkeypatch):
         monkeypatch.setattr(lstm_attention, "_ATTENTION_CHUNK_ELEMENTS", 1)  # one row per chunk
         chunked, _ = model.decode_step(torch.full((7,), SOS), state)
     assert torch.allclose(whole, chunked, atol=1e-6)
+
+
+def test_attention_decoding_of_one_source_matches_many():
+    model = make("attention").eval()
+    src, lengths, _ = batch()
+    with torch.no_grad():
+        one = model.reorder_state(model.encode(src[:1, : int(lengths[0])], lengths[:1]), torch.tensor([0, 0, 0]))
+        many = model.reorder_state(model.encode(src, lengths), torch.tensor([0, 0, 0]))
+        a, _ = model.decode_step(torch.tensor([SOS, 5, 6]), one)
+        b, _ = model.decode_step(torch.tensor([SOS, 5, 6]), many)
+    assert torch.allclose(a, b, atol=1e-5)

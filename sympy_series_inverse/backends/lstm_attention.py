@@ -90,24 +90,31 @@ class LSTMAttentionSeq2Seq(nn.Module):
         -> context [N, H]. The same maths as :meth:`attend`, computed for speed: energies
         in float32 (also under a bfloat16 model) with ``tanh(z) = 2 sigmoid(2z) - 1``
         (torch's CPU tanh is about 4x slower than its sigmoid), in cache-sized chunks of
-        rows, gathering each row's source memory only inside its chunk."""
+        rows, gathering each row's source memory only inside its chunk (or, with a single
+        source, one series' beam, broadcasting it)."""
         n = s.size(0)
-        _, length, attn = state.keys.shape
+        sources, length, attn = state.keys.shape
         query = self.W_a(s).float()  # [N, A]
         v = self.v_a.weight.float().squeeze(0)  # [A]
         context = s.new_empty(n, state.memory.size(2))
         rows = max(1, _ATTENTION_CHUNK_ELEMENTS // max(1, length * attn))
         for i in range(0, n, rows):
             src = state.source[i:i + rows]
-            z = state.keys.index_select(0, src).add_(query[i:i + rows].unsqueeze(1))  # [r, L, A]
+            if sources == 1:
+                z = query[i:i + rows].unsqueeze(1) + state.keys  # [r, L, A]
+            else:
+                z = state.keys.index_select(0, src).add_(query[i:i + rows].unsqueeze(1))
             if torch.is_grad_enabled():  # in-place ops would break backpropagation
                 z = torch.sigmoid(2 * z) * 2 - 1
             else:
                 z = torch.sigmoid(z.mul_(2), out=z).mul_(2).sub_(1)
             e = z @ v  # [r, L]
-            e = e.masked_fill(~state.mask.index_select(0, src), float("-inf"))
-            alpha = torch.softmax(e, dim=-1).to(context.dtype).unsqueeze(1)  # [r, 1, L]
-            context[i:i + rows] = torch.bmm(alpha, state.memory.index_select(0, src)).squeeze(1)
+            mask = state.mask if sources == 1 else state.mask.index_select(0, src)
+            alpha = torch.softmax(e.masked_fill(~mask, float("-inf")), dim=-1).to(context.dtype)  # [r, L]
+            if sources == 1:
+                context[i:i + rows] = alpha @ state.memory[0]
+            else:
+                context[i:i + rows] = torch.bmm(alpha.unsqueeze(1), state.memory.index_select(0, src)).squeeze(1)
         return context
 
     def _memory(self, src: torch.Tensor, src_lengths: torch.Tensor):
