@@ -6,8 +6,7 @@ Decodes the first ``--queries`` series of the ``paper-heldout`` suite through th
 neural backend (tokenizer, network, grammar-constrained beam search; no verification),
 once one series per call (``series_inverse``'s path, ``--threads`` CPU threads) and once
 as one batch (``series_inverse_many``'s path, ``--batch-threads``). Both thread counts
-default to the product's: one thread for one series, torch's default (one per core) for a
-batch. The batch is also run at the one-series thread count, so the gain from batching
+default to the product's: one thread for one series, one per usable core for a batch. The batch is also run at the one-series thread count, so the gain from batching
 alone and the gain from batching plus every core are both shown. Without ``--bundle`` a
 randomly initialised paper-size network is used (``--hidden``, ``--attention``): the
 weights do not change the cost per step, only how long the outputs are (always the
@@ -36,7 +35,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
-from sympy_series_inverse.backends.neural import NeuralBackend, _torch_threads, resolve_precision
+from sympy_series_inverse.backends.neural import NeuralBackend, _torch_threads, usable_cores
 
 
 def rss_mib() -> float:
@@ -69,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     # torch's spinning thread pool can make a 2-thread run several times slower.
     ap.add_argument("--threads", type=int, default=1, help="CPU threads for one series")
     ap.add_argument("--batch-threads", type=int, default=None,
-                    help="CPU threads for the batch; default torch's (one per core), as the product")
+                    help="CPU threads for the batch; default one per usable core, as the product")
     ap.add_argument("--seed", type=int, default=0)
     return ap
 
@@ -153,7 +152,7 @@ def measure(args) -> dict:
         same_threads.decode(series, args.beam)
         batched_same = time.perf_counter() - t
         step_beam = _step_cost(backend, series[:1], args.beam, args.threads)
-        step_batch = _step_cost(backend, series, n * args.beam, args.batch_threads)
+        step_batch = _step_cost(backend, series, n * args.beam, args.batch_threads or usable_cores())
         step_batch_same = _step_cost(backend, series, n * args.beam, args.threads)
         rss_end = rss_mib()
         module = backend.bundle.module
@@ -167,7 +166,7 @@ def measure(args) -> dict:
         "bundle": args.bundle, "model": name, "backend": type(module).__name__, "embedding": config.embedding_dim,
         "hidden": config.hidden_size, "parameters": sum(p.numel() for p in module.parameters()),
         "dtype": backend.precision, "torch": torch.__version__, "threads": args.threads,
-        "batch_threads": args.batch_threads or torch.get_num_threads(), "beam": args.beam,
+        "batch_threads": args.batch_threads or usable_cores(), "beam": args.beam,
         "max_len": backend.config.max_len, "queries": n,
         "best_output_tokens": statistics.mean(len(h[0][0]) if h else 0 for h in single_hyps),
         "single_s": single, "single_cpu_s": single_cpu, "batched_s": batched, "batched_same_threads_s": batched_same,

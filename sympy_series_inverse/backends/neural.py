@@ -8,6 +8,7 @@ only when a neural backend is built.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +33,8 @@ class NeuralConfig:
     constrained: bool = True
     device: str = "cpu"
     threads: int | None = 1  # CPU threads for one series' search: its small matrices gain little from more
-    # CPU threads when several series are decoded together (series_inverse_many); None
-    # leaves torch's process-wide setting (by default one per core).
+    # CPU threads when several series are decoded together (series_inverse_many); None:
+    # one per core this process may use.
     batch_threads: int | None = None
     batch_size: int = 64  # series per batched search
     # "float32" reproduces the model card bit for bit; "bfloat16" halves the weight traffic
@@ -64,6 +65,14 @@ def resolve_precision(precision: str, device: str = "cpu") -> str:
     if precision == "auto":
         return "bfloat16" if native_bf16(device) else "float32"
     return precision
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 _threads_lock = threading.Lock()
@@ -144,7 +153,7 @@ class NeuralBackend:
 
         vocab = self.bundle.vocab
         src, lengths = self._source(batch)
-        threads = self.config.threads if len(batch) == 1 else self.config.batch_threads
+        threads = self.config.threads if len(batch) == 1 else (self.config.batch_threads or usable_cores())
         with self._lock, torch.inference_mode(), _torch_threads(threads):
             hyps = dec.beam_search(
                 self.bundle.module, src, lengths, beam_size=beam_size, sos_id=vocab.id(SOS), eos_id=vocab.id(EOS),
