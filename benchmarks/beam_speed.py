@@ -6,8 +6,9 @@ Decodes the first ``--queries`` series of the ``paper-heldout`` suite through th
 neural backend (tokenizer, network, grammar-constrained beam search; no verification),
 once one series per call (``series_inverse``'s path, ``--threads`` CPU threads) and once
 as one batch (``series_inverse_many``'s path, ``--batch-threads``). Both thread counts
-default to the product's: one thread for one series, one per usable core for a batch. The batch is also run at the one-series thread count, so the gain from batching
-alone and the gain from batching plus every core are both shown. Without ``--bundle`` a
+default to the product's: one thread for one series, one per usable core for a batch.
+The batch is also run at the one-series thread count, so the gain from batching alone and
+the gain from batching plus every core are both shown. Without ``--bundle`` a
 randomly initialised paper-size network is used (``--hidden``, ``--attention``): the
 weights do not change the cost per step, only how long the outputs are (always the
 length limit with random weights).
