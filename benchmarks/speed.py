@@ -326,7 +326,7 @@ def speed_markdown(data: dict) -> str:
             f"| `{name}`: a batch vs one series at a time, beam search (throughput; target 5x) | {b['ratio']:.1f}x | "
             f"{b['batched_throughput']:.1f} vs {b['single_throughput']:.1f} series/s over {b['queries']} paper-heldout "
             f"series, beam {b['beam']}, {b['dtype']}; one series on {b['threads']} thread (median {1e3 * b['single_median_s']:.0f} ms), "
-            f"the batch on {b['batch_threads']} ({b['ratio_same_threads']:.1f}x on {b['threads']}); decoder step per row "
+            f"the batch in {b['batch_threads']} parts side by side ({b['ratio_same_threads']:.1f}x as one part); decoder step per row "
             f"{1e6 * step['beam']:.0f} us at {b['beam']} rows vs {1e6 * step['batch']:.0f} us at {b['queries'] * b['beam']}: "
             f"the network's work gains at most {b['step_bound']:.1f}x; same best expression for {b['identical']}/{b['queries']} | "
             f"{load('beam')} |")

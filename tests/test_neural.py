@@ -264,14 +264,23 @@ def test_series_inverse_many_names_the_bad_item(scripted):
         series_inverse_many([cos(x).series(x, 0, 6)], policy="nope")
 
 
-def test_batches_use_batch_threads_and_single_series_threads(tiny_bundle, monkeypatch):
-    from sympy_series_inverse.backends import neural
+def test_batches_are_split_into_parts_searched_side_by_side(tiny_bundle, monkeypatch):
+    from sympy_series_inverse import decoding
 
-    seen = []
-    real = neural._torch_threads
-    monkeypatch.setattr(neural, "_torch_threads", lambda n: seen.append(n) or real(n))
-    network = NeuralBackend(tiny_bundle, threads=1, batch_threads=2)
-    series = normalize(cos(x), n=6)
-    network.propose(series, beam_size=3)
-    network.propose_many([series, series], beam_size=3)
-    assert seen == [1, 2]
+    sizes, threads = [], []
+    real = decoding.beam_search
+
+    def spy(model, src, lengths, **kw):
+        sizes.append(src.size(0))
+        threads.append(torch.get_num_threads())
+        return real(model, src, lengths, **kw)
+
+    series = [normalize(f, n=6) for f in (cos(x), sin(x), exp(x), cos(x) + x, sin(x) * x)]
+    whole = NeuralBackend(tiny_bundle, precision="float32", batch_threads=1).decode(series, 3)
+    monkeypatch.setattr(decoding, "beam_search", spy)
+    split = NeuralBackend(tiny_bundle, precision="float32", batch_threads=2).decode(series, 3)
+    assert sorted(sizes) == [2, 3] and threads == [1, 1]  # two parts, one torch thread each
+    assert [[t for t, _ in row] for row in split] == [[t for t, _ in row] for row in whole]
+    sizes.clear()
+    NeuralBackend(tiny_bundle, threads=1, batch_threads=2).decode(series[:1], 3)
+    assert sizes == [1]  # one series is never split

@@ -33,8 +33,8 @@ class NeuralConfig:
     constrained: bool = True
     device: str = "cpu"
     threads: int | None = 1  # CPU threads for one series' search: its small matrices gain little from more
-    # CPU threads when several series are decoded together (series_inverse_many); None:
-    # one per core this process may use.
+    # Several series decoded together (series_inverse_many) are split into this many parts
+    # searched side by side, one CPU thread each; None: one per core this process may use.
     batch_threads: int | None = None
     batch_size: int = 64  # series per batched search
     # "float32" reproduces the model card bit for bit; "bfloat16" halves the weight traffic
@@ -146,19 +146,40 @@ class NeuralBackend:
         return src, lengths
 
     def decode(self, batch: Sequence[SeriesData], beam_size: int) -> list[list[tuple[tuple[str, ...], float]]]:
-        """Token hypotheses with scores for a batch of series, best first."""
+        """Token hypotheses with scores for a batch of series, best first.
+
+        One series is searched on ``threads`` CPU threads. A batch is cut into
+        ``batch_threads`` parts searched side by side in Python threads, each on one torch
+        thread: unlike one search on several torch threads, whose every step waits for its
+        slowest thread, the parts never wait for each other, so a core taken by another
+        process slows one part instead of stalling every step (measured here: a 2-thread
+        search of 64 series ran 3-6x slower than a 1-thread one while another job held a
+        core)."""
         import torch
 
         from .. import decoding as dec
 
         vocab = self.bundle.vocab
         src, lengths = self._source(batch)
-        threads = self.config.threads if len(batch) == 1 else (self.config.batch_threads or usable_cores())
-        with self._lock, torch.inference_mode(), _torch_threads(threads):
-            hyps = dec.beam_search(
-                self.bundle.module, src, lengths, beam_size=beam_size, sos_id=vocab.id(SOS), eos_id=vocab.id(EOS),
-                max_len=self.config.max_len, length_penalty=self.config.length_penalty, constraint=self._constraint,
-            )
+        parts = 1 if len(batch) == 1 else max(1, min(len(batch), self.config.batch_threads or usable_cores()))
+
+        def search(rows: slice):
+            with torch.inference_mode():  # thread-local: each worker thread enters it
+                return dec.beam_search(
+                    self.bundle.module, src[rows], lengths[rows], beam_size=beam_size, sos_id=vocab.id(SOS),
+                    eos_id=vocab.id(EOS), max_len=self.config.max_len, length_penalty=self.config.length_penalty,
+                    constraint=self._constraint,
+                )
+
+        with self._lock, _torch_threads(self.config.threads if len(batch) == 1 else 1):
+            if parts == 1:
+                hyps = search(slice(None))
+            else:
+                from concurrent.futures import ThreadPoolExecutor
+
+                bounds = [round(i * len(batch) / parts) for i in range(parts + 1)]
+                with ThreadPoolExecutor(parts, thread_name_prefix=f"{self.name}-batch") as pool:
+                    hyps = [h for part in pool.map(search, [slice(a, b) for a, b in zip(bounds, bounds[1:])]) for h in part]
         return [[(tuple(vocab.decode(h.tokens)), float(h.score)) for h in row] for row in hyps]
 
     def propose(self, series: SeriesData, *, beam_size: int = 10, grammars=None, deadline=None) -> list[Proposal]:
