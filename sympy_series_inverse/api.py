@@ -132,7 +132,7 @@ def series_inverse_many(
     """:func:`series_inverse` for many series at once: one list of answers per item, in order.
 
     The same arguments, applied to every item; ``timeout`` is per item. Neural backends
-    decode the series together in batches (``batch_size`` series, using every core), which
+    decode the series together in batches (``batch_size`` series, one part per core), which
     gives several times the throughput of one call per series
     (``python -m benchmarks speed`` measures it); each series is then verified and ranked
     on its own, exactly as :func:`series_inverse` does.
