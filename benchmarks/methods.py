@@ -11,6 +11,9 @@ Methods:
 ``lookup``, ``default``
     ``series_inverse(series, model=NAME, details=True, verified_only=False)``: the package's
     ranked list (verified first), so verified@10 equals verified@1 by construction.
+``lookup:elementary``
+    the same with ``grammar="elementary"``: table lookup over the opt-in elementary grammar
+    alone.
 ``<bundle>`` (``paper-lstm``, ``paper-lstm-attention``, any bundle in ``pretrained/``)
     the same through ``series_inverse(model=<bundle>)``: beam 10, parse, verify, rank.
 ``<bundle>:greedy``
@@ -189,31 +192,33 @@ def _torch_one_thread() -> None:
     torch.set_num_threads(1)  # the cores are shared; one intra-op thread is fastest there (beam_speed.py)
 
 
-def _warm(model: str, x0s: list) -> None:
+def _warm(model: str, x0s: list, grammar: str | None = None) -> None:
     """Build the model and its lookup tables for every expansion point outside the clock: a
     table about a new point (one expansion per grammar function) takes about a minute and is
     cached on disk only for rational coefficients."""
     from sympy_series_inverse import series_inverse
 
     for x0 in x0s or [0]:
-        series_inverse([1, 1, 1], x0=x0, model=model, timeout=3600)
+        series_inverse([1, 1, 1], x0=x0, model=model, grammar=grammar, timeout=3600)
 
 
-def _series_inverse_method(model: str, *, trained: bool, description: str, unavailable=None, info=dict) -> Method:
+def _series_inverse_method(model: str, *, trained: bool, description: str, unavailable=None, info=dict,
+                           grammar: str | None = None) -> Method:
     def setup(x0s):
         if trained:
             _torch_one_thread()
-        _warm(model, x0s)
+        _warm(model, x0s, grammar)
         return {}
 
     def propose(series: SeriesData, budget: float):
         from sympy_series_inverse import series_inverse
 
-        found = series_inverse(series, model=model, details=True, verified_only=False, beam_size=BEAM,
+        found = series_inverse(series, model=model, grammar=grammar, details=True, verified_only=False, beam_size=BEAM,
                                timeout=max(0.5, 0.8 * budget))
         return [c.expr if c.expr is not None else ProposalError(c.reason or c.status) for c in found]
 
-    return Method(model, "series_inverse", description, propose, setup, trained,
+    name = f"{model}:{grammar}" if grammar else model
+    return Method(name, "series_inverse", description, propose, setup, trained,
                   unavailable or (lambda: None), info)
 
 
@@ -363,6 +368,10 @@ def _builtin() -> dict[str, Method]:
     out: dict[str, Method] = {}
     out["lookup"] = _series_inverse_method(
         "lookup", trained=False, description="series_inverse(model='lookup'): the ambiguity set from the enumerated grammar")
+
+    out["lookup:elementary"] = _series_inverse_method(
+        "lookup", trained=False, grammar="elementary",
+        description="series_inverse(model='lookup', grammar='elementary'): lookup over the opt-in elementary grammar")
 
     def default_info():
         return {"members": ["lookup", *sorted(_shipped_bundles())],

@@ -4,7 +4,8 @@ A grammar is a TOML file (format in ``docs/grammar-format``) with three tables:
 
 ``[grammar]``
     ``name``, ``version``, ``description``, ``variable`` (default ``"x"``),
-    ``expansion_point`` (default ``"0"``).
+    ``expansion_point`` (default ``"0"``), ``opt_in`` (default ``false``: lookup searches
+    the grammar only when a call names it).
 ``[terms]``
     ``base``: base terms as expressions in the variable; ``count``: how many terms one
     function combines; optional ``base_weights`` / ``count_weights`` (uniform otherwise).
@@ -95,6 +96,8 @@ class Grammar:
         self.name = self._field(meta, "name", str)
         self.version = str(self._field(meta, "version", (str, int, float)))
         self.description = str(meta.get("description", ""))
+        # Not part of the digest: it decides where the grammar is searched, not what it holds.
+        self.opt_in = self._field(meta, "opt_in", bool, False)
         self.variable = sympy.Symbol(self._field(meta, "variable", str, "x"))
         self.expansion_point = self._parse(str(meta.get("expansion_point", "0")), "expansion_point")
         if self.expansion_point.free_symbols:

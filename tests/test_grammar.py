@@ -109,6 +109,7 @@ def test_tiny_grammar_enumerates(tmp_path, monkeypatch):
         ('rule = "left-fold"', 'rule = "magic"', "unknown construction rule"),
         ('count = [1, 2]', 'count = [0]', "count"),
         ('name = "tiny"', 'name = 3', "wrong type"),
+        ('name = "tiny"', 'name = "tiny"\nopt_in = "yes"', "opt_in"),
         ("[construction]", "[constructio]", "missing table [construction]"),
         ('simplify = "expand"', 'simplify = "eval"', "unknown simplify"),
         ('version = "1"', 'version = "1"\nbroken = [', "not valid TOML"),
@@ -128,17 +129,38 @@ def test_bad_grammar_error_names_the_line(tmp_path):
         Grammar.from_file(path)
 
 
-def test_shipped_snapshot_matches_grammar(paper):
-    snapshot = data_dir("grammars") / "paper.functions.json"
-    assert snapshot.is_file(), "regenerate with: python -m sympy_series_inverse grammar paper --write-snapshot"
-    assert f'"digest": "{paper.digest}"' in snapshot.read_text()
+SHIPPED = sorted(p.stem for p in data_dir("grammars").glob("*.toml"))
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_snapshot_matches_grammar(name):
+    snapshot = data_dir("grammars") / f"{name}.functions.json"
+    assert snapshot.is_file(), f"regenerate with: python -m sympy_series_inverse grammar {name} --write-snapshot"
+    assert f'"digest": "{get_grammar(name).digest}"' in snapshot.read_text()
 
 
 @pytest.mark.slow
-def test_shipped_snapshot_equals_fresh_enumeration(paper, tmp_path, monkeypatch):
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_snapshot_equals_fresh_enumeration(name, tmp_path, monkeypatch):
     monkeypatch.setenv("SYMPY_SERIES_INVERSE_CACHE", str(tmp_path))
-    g = Grammar.from_file(data_dir("grammars") / "paper.toml")
+    g = Grammar.from_file(data_dir("grammars") / f"{name}.toml")
     g.source = "<memory>"  # ignore the shipped snapshot
     rebuilt = {(f.expr, f.raw_probability, f.analytic) for f in g._build_snapshot()}
-    shipped = {(f.expr, f.raw_probability, f.analytic) for f in paper.enumerate(analytic_only=False)}
+    shipped = {(f.expr, f.raw_probability, f.analytic) for f in get_grammar(name).enumerate(analytic_only=False)}
     assert rebuilt == shipped
+
+
+def test_elementary_grammar_is_opt_in():
+    from sympy import atan, log, sqrt, tan
+
+    from sympy_series_inverse import series_inverse
+
+    g = get_grammar("elementary")
+    assert g.opt_in and not get_grammar("paper").opt_in
+    assert (g.combination_count, len(g.enumerate())) == (4389, 2725)
+    assert series_inverse(log(1 + x), n=6) == []  # the default search leaves it out
+    for f in (tan(x), log(1 + x), sqrt(1 + x), 1 / (1 - x), exp(x) * atan(x)):
+        assert series_inverse(f, n=7, grammar="elementary")[0] == f
+    top = series_inverse(tan(x), n=7, grammar="elementary", details=True)[0]
+    assert top.source == "lookup[elementary]" and top.grammar == "elementary"
+    assert series_inverse(tan(x), n=7, grammar="elementary", model="lookup")[0] == tan(x)

@@ -35,7 +35,8 @@ TABLE_FORMAT = 2
 
 @dataclass(frozen=True)
 class LookupConfig:
-    """``grammars``: names to index (``None``: every finite registered grammar);
+    """``grammars``: names to index (``None``: every finite registered grammar that is not
+    ``opt_in``; a call's ``grammars`` may still name an opt-in one);
     ``max_order``: terms stored per function; ``max_results``: cap per query."""
 
     grammars: tuple[str, ...] | None = None
@@ -181,7 +182,7 @@ class LookupBackend:
                 # One broken plugin grammar must not take the others down.
                 warnings.warn(f"grammar {name!r} skipped by lookup: {e}", stacklevel=3)
                 continue
-            if g.is_finite:
+            if g.is_finite and (explicit or not g.opt_in):
                 out.append(name)
         return out
 
