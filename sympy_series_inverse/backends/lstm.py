@@ -44,6 +44,14 @@ FUSED_MIN_ROWS = 64
 DECODER_FUSED_MIN_ROWS = 512
 
 
+def _cell(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The LSTM cell from its pre-activations ``gates`` [N, 4H] (torch's order: i, f, g, o)
+    and the previous cell state: the new ``(h, c)``."""
+    i, f, g, o = gates.chunk(4, dim=1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
 def lstm_step(lstm: nn.LSTM, x: torch.Tensor, state: LSTMState) -> tuple[torch.Tensor, LSTMState]:
     """One time step of a multi-layer ``nn.LSTM``: ``x`` [N, E], ``state`` (h, c)
     [layers, N, H] -> top output [N, H] and the new state.
@@ -62,9 +70,7 @@ def lstm_step(lstm: nn.LSTM, x: torch.Tensor, state: LSTMState) -> tuple[torch.T
             getattr(lstm, f"{p}_l{layer}") for p in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
         )
         gates = torch.addmm(b_ih, x, w_ih.t()) + torch.addmm(b_hh, h0[layer], w_hh.t())  # [N, 4H]
-        i, f, g, o = gates.chunk(4, dim=1)
-        c = torch.sigmoid(f) * c0[layer] + torch.sigmoid(i) * torch.tanh(g)
-        h = torch.sigmoid(o) * torch.tanh(c)
+        h, c = _cell(gates, c0[layer])
         hs.append(h)
         cs.append(c)
         x = h
@@ -110,9 +116,7 @@ def decoder_step(lstm: nn.LSTM, embed: nn.Embedding, tokens: torch.Tensor, state
         if layer:
             w, b = rest[2 * layer - 2], rest[2 * layer - 1]
             gates = torch.addmm(b, torch.cat([x, h0[layer]], dim=1), w.t())
-        i, f, g, o = gates.chunk(4, dim=1)
-        c = torch.sigmoid(f) * c0[layer] + torch.sigmoid(i) * torch.tanh(g)
-        x = torch.sigmoid(o) * torch.tanh(c)
+        x, c = _cell(gates, c0[layer])
         hs.append(x)
         cs.append(c)
     return x, (torch.stack(hs), torch.stack(cs))
