@@ -70,7 +70,7 @@ def test_grammar_plugin_is_found_through_its_entry_point(installed):
     done = _python(GRAMMAR_CHECK, _env(site, cache), base)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
-    assert out["grammars"] == ["hyperbolic", "paper"]
+    assert out["grammars"] == ["elementary", "hyperbolic", "paper"]
     assert out["origin"] == "entry-point:hyperbolic"
     assert (out["expr"], out["verified"], out["source"]) == ("x*sinh(x)", True, "lookup[hyperbolic]")
     assert out["paper_only"] == []  # the paper grammar has no x*sinh(x)
@@ -83,7 +83,7 @@ def test_grammar_plugin_from_the_command_line(installed):
     listing = subprocess.run([sys.executable, "-m", "sympy_series_inverse", "--list"], env=env, cwd=base,
                              capture_output=True, text=True, timeout=120)
     assert listing.returncode == 0, listing.stderr
-    assert "grammars: hyperbolic, paper" in listing.stdout
+    assert "grammars: elementary, hyperbolic, paper" in listing.stdout
     counts = subprocess.run([sys.executable, "-m", "sympy_series_inverse", "grammar", "hyperbolic"], env=env, cwd=base,
                             capture_output=True, text=True, timeout=300)
     assert counts.returncode == 0, counts.stderr
