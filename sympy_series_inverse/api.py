@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from fractions import Fraction
 from typing import Sequence
 
 import sympy
@@ -152,6 +153,11 @@ def series_inverse_many(
     """
     if isinstance(items, (str, bytes)) or not isinstance(items, Sequence):
         raise InputError(f"items must be a list of series, got {type(items).__name__}; for one series call series_inverse")
+    if items and all(isinstance(item, (int, float, Fraction, sympy.Number)) for item in items):
+        raise InputError(
+            "every item is a number: for one series given by its coefficients call series_inverse(coefficients); "
+            "series_inverse_many takes a list of series"
+        )
     _check_arguments(beam_size, timeout, grammar, policy)
     prepared = []
     for i, item in enumerate(items):

@@ -260,6 +260,8 @@ def test_series_inverse_many_names_the_bad_item(scripted):
         series_inverse_many([cos(x).series(x, 0, 6), 1 / x + O(x)], model="scripted")
     with pytest.raises(InputError, match="list of series"):
         series_inverse_many("cos(x)")
+    with pytest.raises(InputError, match="every item is a number"):
+        series_inverse_many([1, 0, sympy.Rational(-1, 2)])  # one series' coefficients, not three series
     with pytest.raises(InputError, match="ranking policy"):
         series_inverse_many([cos(x).series(x, 0, 6)], policy="nope")
 
