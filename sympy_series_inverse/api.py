@@ -111,7 +111,8 @@ def series_inverse(
     # Loading a model happens once per process; it does not eat this call's budget.
     deadline = started + timeout + time.monotonic() - loading
     proposals = backend.propose(shown, beam_size=beam_size, grammars=[grammar] if grammar else None, deadline=deadline)
-    return _answer(proposals, series, deadline, candidate_budget, policy, verified_only, details)
+    return _answer(proposals, series, deadline, candidate_budget, policy, verified_only, details,
+                   fallback=None if grammar else (backend, shown, beam_size))
 
 
 def series_inverse_many(
@@ -172,9 +173,10 @@ def series_inverse_many(
         deadline=started + timeout * max(1, len(items)),
     )
     out = []
-    for i, ((series, _), found) in enumerate(zip(prepared, proposals)):
+    for i, ((series, shown), found) in enumerate(zip(prepared, proposals)):
         try:
-            out.append(_answer(found, series, time.monotonic() + timeout, candidate_budget, policy, verified_only, details))
+            out.append(_answer(found, series, time.monotonic() + timeout, candidate_budget, policy, verified_only, details,
+                               fallback=None if grammar else (backend, shown, beam_size)))
         except SeriesInverseError as e:
             raise _naming_item(e, i) from e
     return out
@@ -212,12 +214,44 @@ def _prepare(expr_or_series, x, x0, n, holdout, deadline) -> tuple[SeriesData, S
     return series, (series.truncate(series.n - holdout) if holdout else series)
 
 
-def _answer(proposals, series, deadline, candidate_budget, policy, verified_only, details) -> list:
-    """Verify, rank and filter one series' proposals."""
-    ranked = rank(_assess(proposals, series, deadline, candidate_budget), policy, series)
+def _answer(proposals, series, deadline, candidate_budget, policy, verified_only, details, fallback=None) -> list:
+    """Verify, rank and filter one series' proposals. With ``fallback`` (backend, shown
+    series, beam size) and nothing verified, the opt-in grammars are asked too."""
+    candidates = _assess(proposals, series, deadline, candidate_budget)
+    if fallback is not None and not any(c.verified for c in candidates):
+        candidates += _assess(_opt_in_proposals(*fallback, deadline), series, deadline, candidate_budget)
+    ranked = rank(candidates, policy, series)
     if verified_only:
         ranked = [c for c in ranked if c.verified]
     return ranked if details else [c.expr for c in ranked]
+
+
+def _opt_in_grammars(x0) -> list[str]:
+    """Finite opt-in grammars whose home expansion point is ``x0`` (a table about another
+    point takes minutes to build, too long for a fallback)."""
+    from .grammar import get_grammar
+
+    names = []
+    for name in plugins.names("grammar"):
+        try:
+            g = get_grammar(name)
+        except SeriesInverseError:
+            continue  # a broken plugin grammar is reported where it is asked for by name
+        if g.opt_in and g.is_finite and g.expansion_point == x0:
+            names.append(name)
+    return names
+
+
+def _opt_in_proposals(backend, shown: SeriesData, beam_size: int, deadline: float) -> list[Proposal]:
+    """The model's proposals from the opt-in grammars (for a series the default search
+    cannot explain); none when there are none or the time is up."""
+    names = _opt_in_grammars(shown.x0)
+    if not names or time.monotonic() > deadline:
+        return []
+    try:
+        return backend.propose(shown, beam_size=beam_size, grammars=names, deadline=deadline)
+    except BudgetExceededError:  # a table still being built: the next call goes on with it
+        return []
 
 
 def _assess(proposals: Sequence[Proposal], series: SeriesData, deadline: float, budget: float) -> list[Candidate]:

@@ -5,7 +5,8 @@ A grammar is a TOML file (format in ``docs/grammar-format``) with three tables:
 ``[grammar]``
     ``name``, ``version``, ``description``, ``variable`` (default ``"x"``),
     ``expansion_point`` (default ``"0"``), ``opt_in`` (default ``false``: lookup searches
-    the grammar only when a call names it).
+    the grammar only when a call names it, or when nothing the default search proposes
+    verifies).
 ``[terms]``
     ``base``: base terms as expressions in the variable; ``count``: how many terms one
     function combines; optional ``base_weights`` / ``count_weights`` (uniform otherwise).

@@ -55,7 +55,7 @@ def test_holdout_checks_unseen_terms():
 
 def test_nothing_verifies_gives_empty_list():
     assert series_inverse(sympy.atan(x), n=8, grammar="paper") == []
-    assert series_inverse([1, 2, 3, 4, 5, 6, 7, 8, 9]) == []
+    assert series_inverse([1, 1, 2, 6, 24, 120, 720, 5040]) == []  # sum of n! x**n: not analytic
 
 
 def test_bad_arguments():

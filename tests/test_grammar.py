@@ -158,9 +158,31 @@ def test_elementary_grammar_is_opt_in():
     g = get_grammar("elementary")
     assert g.opt_in and not get_grammar("paper").opt_in
     assert (g.combination_count, len(g.enumerate())) == (4389, 2725)
-    assert series_inverse(log(1 + x), n=6) == []  # the default search leaves it out
+    from sympy_series_inverse.backends.lookup import LookupBackend
+    from sympy_series_inverse.series import normalize
+
+    assert LookupBackend().propose(normalize(log(1 + x), n=6)) == []  # not in the default search
     for f in (tan(x), log(1 + x), sqrt(1 + x), 1 / (1 - x), exp(x) * atan(x)):
         assert series_inverse(f, n=7, grammar="elementary")[0] == f
     top = series_inverse(tan(x), n=7, grammar="elementary", details=True)[0]
     assert top.source == "lookup[elementary]" and top.grammar == "elementary"
     assert series_inverse(tan(x), n=7, grammar="elementary", model="lookup")[0] == tan(x)
+
+
+def test_opt_in_grammars_answer_when_nothing_else_verifies():
+    from sympy import O, log, sinh
+
+    from sympy_series_inverse import series_inverse, series_inverse_many
+
+    assert series_inverse(log(1 + x), n=6)[0] == log(1 + x)  # the paper grammar has no log
+    top = series_inverse(log(1 + x), n=6, details=True)[0]
+    assert top.source == "lookup[elementary]" and top.verified
+    # A paper series is answered from the paper grammar alone, even where elementary has a
+    # simpler function with the same truncated series.
+    assert series_inverse(x + x**3 / 6 + O(x**5))[0] == x**2 / sin(x)
+    assert sinh(x) not in series_inverse(x + x**3 / 6 + O(x**5))
+    assert series_inverse_many([log(1 + x).series(x, 0, 6)]) == [series_inverse(log(1 + x), n=6)]
+    # Not with a grammar named, not for a network alone, not about another point.
+    assert series_inverse(log(1 + x), n=6, grammar="paper") == []
+    assert series_inverse(log(1 + x), n=6, model="paper-lstm") == []
+    assert series_inverse(log(x).series(x, 1, 5)) == []
