@@ -87,7 +87,7 @@ class CompositeBackend:
     def propose(self, series: SeriesData, *, beam_size: int, grammars=None, deadline=None) -> list[Proposal]:
         def settle(member):
             try:
-                return member.propose(series, beam_size=beam_size, grammars=grammars, deadline=deadline), None
+                return [member.propose(series, beam_size=beam_size, grammars=grammars, deadline=deadline)], None
             except Exception as e:  # noqa: BLE001 - sorted out by _gather, in member order
                 return None, e
 
@@ -106,11 +106,11 @@ class CompositeBackend:
                 outcomes.append((propose_many(member, series, beam_size=beam_size, grammars=grammars, deadline=deadline), None))
             except Exception as e:  # noqa: BLE001 - sorted out by _gather, in member order
                 outcomes.append((None, e))
-        return self._gather(outcomes, len(series), many=True)
+        return self._gather(outcomes, len(series))
 
-    def _gather(self, outcomes, n: int, many: bool = False) -> list[list[Proposal]]:
-        """Pool members' proposals per series in member order; a failed member is skipped
-        with a warning, running out of time is raised."""
+    def _gather(self, outcomes, n: int) -> list[list[Proposal]]:
+        """Pool members' proposals (one list per series) per series in member order; a
+        failed member is skipped with a warning, running out of time is raised."""
         out: list[list[Proposal]] = [[] for _ in range(n)]
         for member, (found, error) in zip(self.members, outcomes):
             if isinstance(error, BudgetExceededError):
@@ -118,6 +118,6 @@ class CompositeBackend:
             if error is not None:  # one broken proposer must not sink the others
                 warnings.warn(f"backend {getattr(member, 'name', member)!r} failed and was skipped: {error!r}", stacklevel=3)
                 continue
-            for i, proposals in enumerate(found if many else [found]):
+            for i, proposals in enumerate(found):
                 out[i].extend(proposals)
         return out
